@@ -1,0 +1,743 @@
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{Error, Result, SmallStr, Timestamp};
+
+/// Where a record came from: a file path or `s3://bucket/key`, and the record's index in it.
+///
+/// Shown in alerts as `source#index`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// The file path or object URL, shared by every record of that object.
+    pub source: Arc<str>,
+    /// The record's index in the object (0-based), or the line number for JSON lines.
+    pub index: u32,
+}
+
+impl Origin {
+    /// An origin in `source` at `index`.
+    #[must_use]
+    pub fn new(source: impl Into<Arc<str>>, index: u32) -> Self {
+        Origin { source: source.into(), index }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.source, self.index)
+    }
+}
+
+/// `userIdentity.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum IdentityType {
+    /// The account's root user.
+    Root,
+    /// An IAM user.
+    IAMUser,
+    /// A role session (including Identity Center sessions).
+    AssumedRole,
+    /// A role itself (rare, some services).
+    Role,
+    /// A federated user from `GetFederationToken`.
+    FederatedUser,
+    /// A principal in another account.
+    AWSAccount,
+    /// An AWS service acting with a service-linked or service role.
+    AWSService,
+    /// An Identity Center user (console sign-in events).
+    IdentityCenterUser,
+    /// A web-identity or SAML user before assuming a role.
+    WebIdentityUser,
+    /// A SAML user before assuming a role.
+    SAMLUser,
+    /// Unauthenticated or absent identity.
+    Unknown,
+    /// Any other value.
+    Other,
+}
+
+impl IdentityType {
+    fn from_str(s: &str) -> Self {
+        match s {
+            "Root" => Self::Root,
+            "IAMUser" => Self::IAMUser,
+            "AssumedRole" => Self::AssumedRole,
+            "Role" => Self::Role,
+            "FederatedUser" => Self::FederatedUser,
+            "AWSAccount" => Self::AWSAccount,
+            "AWSService" => Self::AWSService,
+            "IdentityCenterUser" => Self::IdentityCenterUser,
+            "WebIdentityUser" => Self::WebIdentityUser,
+            "SAMLUser" => Self::SAMLUser,
+            "Unknown" | "" => Self::Unknown,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// `userIdentity.sessionContext.sessionIssuer`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SessionIssuer {
+    /// `type`: usually `Role`.
+    pub kind: Option<SmallStr>,
+    /// `arn` of the role (not the session).
+    pub arn: Option<SmallStr>,
+    /// `accountId` owning the role.
+    pub account_id: Option<SmallStr>,
+    /// `userName`: the role name.
+    pub user_name: Option<SmallStr>,
+    /// `principalId` of the role.
+    pub principal_id: Option<SmallStr>,
+}
+
+/// `userIdentity`, with the parts detectors use typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserIdentity {
+    /// `type`.
+    pub kind: IdentityType,
+    /// `type` as written.
+    pub type_name: SmallStr,
+    /// `principalId`.
+    pub principal_id: Option<SmallStr>,
+    /// `arn`.
+    pub arn: Option<SmallStr>,
+    /// `accountId`.
+    pub account_id: Option<SmallStr>,
+    /// `accessKeyId`: AKIA… long-term, ASIA… temporary.
+    pub access_key_id: Option<SmallStr>,
+    /// `userName` (IAM users, root alias, Identity Center users).
+    pub user_name: Option<SmallStr>,
+    /// `invokedBy`: the AWS service that made the call for the principal.
+    pub invoked_by: Option<SmallStr>,
+    /// `sessionContext.sessionIssuer`.
+    pub session_issuer: Option<SessionIssuer>,
+    /// `sessionContext.attributes.mfaAuthenticated == "true"`.
+    pub mfa_authenticated: Option<bool>,
+    /// `sessionContext.attributes.creationDate`.
+    pub session_created: Option<Timestamp>,
+    /// `sessionContext.ec2RoleDelivery` is present: credentials came from an instance's IMDS.
+    pub ec2_role_delivery: Option<SmallStr>,
+    /// `sessionContext.sourceIdentity`.
+    pub source_identity: Option<SmallStr>,
+}
+
+impl Default for UserIdentity {
+    fn default() -> Self {
+        UserIdentity {
+            kind: IdentityType::Unknown,
+            type_name: SmallStr::default(),
+            principal_id: None,
+            arn: None,
+            account_id: None,
+            access_key_id: None,
+            user_name: None,
+            invoked_by: None,
+            session_issuer: None,
+            mfa_authenticated: None,
+            session_created: None,
+            ec2_role_delivery: None,
+            source_identity: None,
+        }
+    }
+}
+
+/// `sourceIPAddress`: an IP address, or an AWS service name such as `s3.amazonaws.com` or
+/// `AWS Internal`. A service name is kept as written, never an error.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SourceAddress {
+    /// The value as written.
+    pub text: SmallStr,
+    /// The address, when the value is one.
+    pub ip: Option<IpAddr>,
+}
+
+impl SourceAddress {
+    /// Parses the field's text.
+    #[must_use]
+    pub fn new(text: &str) -> Self {
+        SourceAddress { text: SmallStr::new(text), ip: text.parse().ok() }
+    }
+
+    /// True when the call came from an AWS service (a service name, not an address).
+    #[must_use]
+    pub fn is_aws_service(&self) -> bool {
+        self.ip.is_none() && !self.text.is_empty()
+    }
+}
+
+/// `tlsDetails`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TlsDetails {
+    /// `tlsVersion`.
+    pub tls_version: Option<SmallStr>,
+    /// `cipherSuite`.
+    pub cipher_suite: Option<SmallStr>,
+    /// `clientProvidedHostHeader`.
+    pub client_provided_host_header: Option<SmallStr>,
+}
+
+/// Enrichment attached after decoding (GeoIP, ASN, cloud provider). Set once per event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Enrichment {
+    /// ISO 3166-1 alpha-2 country code of the source address.
+    pub country: Option<SmallStr>,
+    /// Autonomous system number of the source address.
+    pub asn: Option<u32>,
+    /// Organisation owning the AS.
+    pub as_org: Option<SmallStr>,
+    /// Cloud provider tag (e.g. `aws`, `aws:EC2:us-east-1`) from user-supplied range files.
+    pub cloud: Option<SmallStr>,
+}
+
+/// One CloudTrail record: typed hot fields plus the raw JSON for the rest.
+///
+/// Cheap to clone (an `Arc`), immutable after decoding but for its [`Enrichment`], which can be
+/// set once.
+#[derive(Clone)]
+pub struct Event {
+    inner: Arc<EventInner>,
+}
+
+struct EventInner {
+    event_time: Timestamp,
+    event_version: SmallStr,
+    event_source: SmallStr,
+    event_name: SmallStr,
+    aws_region: SmallStr,
+    recipient_account_id: Option<SmallStr>,
+    user_identity: UserIdentity,
+    source: SourceAddress,
+    user_agent: Option<Box<str>>,
+    error_code: Option<SmallStr>,
+    error_message: Option<Box<str>>,
+    read_only: Option<bool>,
+    event_id: SmallStr,
+    event_type: Option<SmallStr>,
+    management_event: Option<bool>,
+    shared_event_id: Option<SmallStr>,
+    tls_details: Option<TlsDetails>,
+    raw: Box<str>,
+    origin: Origin,
+    json: OnceLock<serde_json::Value>,
+    enrichment: OnceLock<Enrichment>,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("event_time", &self.inner.event_time)
+            .field("event_source", &self.inner.event_source)
+            .field("event_name", &self.inner.event_name)
+            .field("event_id", &self.inner.event_id)
+            .field("origin", &self.inner.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Event {
+    /// Decodes one record from its JSON text (a single object).
+    ///
+    /// # Errors
+    /// [`Error::Json`] for text that is not a JSON object, [`Error::NotARecord`] when
+    /// `eventTime`, `eventSource` or `eventName` is missing, [`Error::Time`] for a bad time.
+    pub fn from_json(raw: impl Into<Box<str>>, origin: Origin) -> Result<Event> {
+        let raw: Box<str> = raw.into();
+        if !raw.trim_start().starts_with('{') {
+            return Err(Error::NotARecord { missing: "a JSON object" });
+        }
+        let view: RecordView<'_> =
+            serde_json::from_str(&raw).map_err(|source| Error::Json { source })?;
+        let event_time = view.event_time.ok_or(Error::NotARecord { missing: "eventTime" })?;
+        let event_time = Timestamp::parse(&event_time)?;
+        let event_source =
+            small(view.event_source).ok_or(Error::NotARecord { missing: "eventSource" })?;
+        let event_name =
+            small(view.event_name).ok_or(Error::NotARecord { missing: "eventName" })?;
+        let user_identity = view.user_identity.map(UserIdentityView::build).unwrap_or_default();
+        let inner = EventInner {
+            event_time,
+            event_version: small(view.event_version).unwrap_or_default(),
+            event_source,
+            event_name,
+            aws_region: small(view.aws_region).unwrap_or_default(),
+            recipient_account_id: small(view.recipient_account_id),
+            user_identity,
+            source: view.source_ip_address.as_deref().map(SourceAddress::new).unwrap_or_default(),
+            user_agent: view.user_agent.map(|s| s.into_owned().into_boxed_str()),
+            error_code: small(view.error_code),
+            error_message: view.error_message.map(|s| s.into_owned().into_boxed_str()),
+            read_only: view.read_only.map(|b| b.0),
+            event_id: small(view.event_id).unwrap_or_default(),
+            event_type: small(view.event_type),
+            management_event: view.management_event.map(|b| b.0),
+            shared_event_id: small(view.shared_event_id),
+            tls_details: view.tls_details.map(|t| TlsDetails {
+                tls_version: small(t.tls_version),
+                cipher_suite: small(t.cipher_suite),
+                client_provided_host_header: small(t.client_provided_host_header),
+            }),
+            raw: Box::default(),
+            origin,
+            json: OnceLock::new(),
+            enrichment: OnceLock::new(),
+        };
+        let mut inner = inner;
+        inner.raw = raw;
+        Ok(Event { inner: Arc::new(inner) })
+    }
+
+    /// `eventTime`.
+    #[must_use]
+    pub fn event_time(&self) -> Timestamp {
+        self.inner.event_time
+    }
+    /// `eventVersion`.
+    #[must_use]
+    pub fn event_version(&self) -> &str {
+        &self.inner.event_version
+    }
+    /// `eventSource`, e.g. `cloudtrail.amazonaws.com`.
+    #[must_use]
+    pub fn event_source(&self) -> &str {
+        &self.inner.event_source
+    }
+    /// `eventName`, e.g. `StopLogging`.
+    #[must_use]
+    pub fn event_name(&self) -> &str {
+        &self.inner.event_name
+    }
+    /// `awsRegion`.
+    #[must_use]
+    pub fn aws_region(&self) -> &str {
+        &self.inner.aws_region
+    }
+    /// `recipientAccountId`.
+    #[must_use]
+    pub fn recipient_account_id(&self) -> Option<&str> {
+        self.inner.recipient_account_id.as_deref()
+    }
+    /// The account the event belongs to: `recipientAccountId`, else the identity's account.
+    #[must_use]
+    pub fn account_id(&self) -> Option<&str> {
+        self.recipient_account_id().or(self.inner.user_identity.account_id.as_deref())
+    }
+    /// `userIdentity`.
+    #[must_use]
+    pub fn user_identity(&self) -> &UserIdentity {
+        &self.inner.user_identity
+    }
+    /// `sourceIPAddress`.
+    #[must_use]
+    pub fn source(&self) -> &SourceAddress {
+        &self.inner.source
+    }
+    /// `sourceIPAddress` parsed as an address, when it is one.
+    #[must_use]
+    pub fn source_ip(&self) -> Option<IpAddr> {
+        self.inner.source.ip
+    }
+    /// `userAgent`.
+    #[must_use]
+    pub fn user_agent(&self) -> Option<&str> {
+        self.inner.user_agent.as_deref()
+    }
+    /// `errorCode`.
+    #[must_use]
+    pub fn error_code(&self) -> Option<&str> {
+        self.inner.error_code.as_deref()
+    }
+    /// `errorMessage`.
+    #[must_use]
+    pub fn error_message(&self) -> Option<&str> {
+        self.inner.error_message.as_deref()
+    }
+    /// `readOnly`.
+    #[must_use]
+    pub fn read_only(&self) -> Option<bool> {
+        self.inner.read_only
+    }
+    /// `eventID`.
+    #[must_use]
+    pub fn event_id(&self) -> &str {
+        &self.inner.event_id
+    }
+    /// `eventType`, e.g. `AwsApiCall`, `AwsConsoleSignIn`, `AwsCloudTrailInsight`.
+    #[must_use]
+    pub fn event_type(&self) -> Option<&str> {
+        self.inner.event_type.as_deref()
+    }
+    /// `managementEvent`.
+    #[must_use]
+    pub fn management_event(&self) -> Option<bool> {
+        self.inner.management_event
+    }
+    /// `sharedEventID`.
+    #[must_use]
+    pub fn shared_event_id(&self) -> Option<&str> {
+        self.inner.shared_event_id.as_deref()
+    }
+    /// `tlsDetails`.
+    #[must_use]
+    pub fn tls_details(&self) -> Option<&TlsDetails> {
+        self.inner.tls_details.as_ref()
+    }
+    /// The record's JSON text as read.
+    #[must_use]
+    pub fn raw(&self) -> &str {
+        &self.inner.raw
+    }
+    /// Where the record came from.
+    #[must_use]
+    pub fn origin(&self) -> &Origin {
+        &self.inner.origin
+    }
+    /// True when the call failed (`errorCode` present).
+    #[must_use]
+    pub fn is_error(&self) -> bool {
+        self.inner.error_code.is_some()
+    }
+    /// True for CloudTrail Insights events.
+    #[must_use]
+    pub fn is_insight(&self) -> bool {
+        self.event_type() == Some(crate::field::EVENT_TYPE_INSIGHT)
+    }
+
+    /// The whole record as a JSON tree, parsed on first use and cached. Rules that only look
+    /// at hot fields never pay for this.
+    #[must_use]
+    pub fn json(&self) -> &serde_json::Value {
+        self.inner.json.get_or_init(|| {
+            // The text was parsed as an object when the event was made, so this succeeds;
+            // should it not, an empty object keeps matching total.
+            serde_json::from_str(&self.inner.raw)
+                .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new()))
+        })
+    }
+
+    /// A field by dotted path (`requestParameters.bucketName`), from the JSON tree. Arrays are
+    /// not fanned out here; rule engines that need fan-out walk [`Event::json`] themselves.
+    #[must_use]
+    pub fn pointer(&self, dotted: &str) -> Option<&serde_json::Value> {
+        let mut node = self.json();
+        for part in dotted.split('.') {
+            node = node.get(part)?;
+        }
+        Some(node)
+    }
+
+    /// Enrichment, if it was set.
+    #[must_use]
+    pub fn enrichment(&self) -> Option<&Enrichment> {
+        self.inner.enrichment.get()
+    }
+
+    /// Sets the enrichment; a second call is ignored (returns false).
+    pub fn set_enrichment(&self, enrichment: Enrichment) -> bool {
+        self.inner.enrichment.set(enrichment).is_ok()
+    }
+
+    /// The principal's ARN: `userIdentity.arn`, else the session issuer's, else the
+    /// `invokedBy` service, else the principal id.
+    #[must_use]
+    pub fn principal_arn(&self) -> Option<&str> {
+        let id = &self.inner.user_identity;
+        id.arn
+            .as_deref()
+            .or_else(|| id.session_issuer.as_ref().and_then(|s| s.arn.as_deref()))
+            .or(id.invoked_by.as_deref())
+            .or(id.principal_id.as_deref())
+    }
+
+    /// A stable key for the principal across sessions: for role sessions the role's ARN
+    /// (session issuer), for everything else [`Event::principal_arn`]. Baselines key on this.
+    #[must_use]
+    pub fn principal_key(&self) -> Option<&str> {
+        let id = &self.inner.user_identity;
+        if id.kind == IdentityType::AssumedRole
+            && let Some(issuer) = id.session_issuer.as_ref().and_then(|s| s.arn.as_deref())
+        {
+            return Some(issuer);
+        }
+        self.principal_arn()
+    }
+
+    /// A short human name for the principal: the IAM user name, `root`, the role session
+    /// (`role/session`), or the service.
+    #[must_use]
+    pub fn principal_name(&self) -> String {
+        let id = &self.inner.user_identity;
+        match id.kind {
+            IdentityType::Root => "root".to_owned(),
+            IdentityType::AssumedRole => {
+                let role = id.session_issuer.as_ref().and_then(|s| s.user_name.as_deref());
+                let session = id.arn.as_deref().and_then(|a| a.rsplit('/').next());
+                match (role, session) {
+                    (Some(role), Some(session)) => format!("{role}/{session}"),
+                    (Some(role), None) => role.to_owned(),
+                    (None, Some(session)) => session.to_owned(),
+                    (None, None) => "unknown-role".to_owned(),
+                }
+            }
+            IdentityType::AWSService => {
+                id.invoked_by.as_deref().unwrap_or("aws-service").to_owned()
+            }
+            _ => id
+                .user_name
+                .as_deref()
+                .map(str::to_owned)
+                .or_else(|| id.arn.as_deref().and_then(|a| a.rsplit('/').next()).map(str::to_owned))
+                .or_else(|| id.principal_id.as_deref().map(str::to_owned))
+                .unwrap_or_else(|| "unknown".to_owned()),
+        }
+    }
+}
+
+fn small(value: Option<Cow<'_, str>>) -> Option<SmallStr> {
+    value.map(|v| SmallStr::new(&v))
+}
+
+/// A bool that may also be written as a string ("true"/"false"): hostile or odd producers
+/// must not make a whole record unreadable.
+#[derive(Debug, Clone, Copy)]
+struct LenientBool(bool);
+
+impl<'de> Deserialize<'de> for LenientBool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either<'a> {
+            Bool(bool),
+            Str(#[serde(borrow)] Cow<'a, str>),
+            Other(serde::de::IgnoredAny),
+        }
+        Ok(LenientBool(match Either::deserialize(deserializer)? {
+            Either::Bool(b) => b,
+            Either::Str(s) => s.eq_ignore_ascii_case("true"),
+            Either::Other(_) => false,
+        }))
+    }
+}
+
+/// A string field that tolerates a non-string value (kept as absent).
+fn lenient_str<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either<'a> {
+        Str(#[serde(borrow)] Cow<'a, str>),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Either<'de>>::deserialize(deserializer)? {
+        Some(Either::Str(s)) => Some(s),
+        _ => None,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordView<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    event_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    event_time: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "sourceIPAddress", deserialize_with = "lenient_str")]
+    source_ip_address: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    error_message: Option<Cow<'a, str>>,
+    #[serde(default)]
+    read_only: Option<LenientBool>,
+    #[serde(borrow, default, rename = "eventID", deserialize_with = "lenient_str")]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(default)]
+    management_event: Option<LenientBool>,
+    #[serde(borrow, default, rename = "sharedEventID", deserialize_with = "lenient_str")]
+    shared_event_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user_identity: Option<UserIdentityView<'a>>,
+    #[serde(borrow, default)]
+    tls_details: Option<TlsView<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TlsView<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    tls_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    cipher_suite: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    client_provided_host_header: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserIdentityView<'a> {
+    #[serde(borrow, default, rename = "type", deserialize_with = "lenient_str")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    arn: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    account_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    user_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    invoked_by: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    session_context: Option<SessionContextView<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContextView<'a> {
+    #[serde(borrow, default)]
+    session_issuer: Option<SessionIssuerView<'a>>,
+    #[serde(borrow, default)]
+    attributes: Option<SessionAttributesView<'a>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    ec2_role_delivery: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    source_identity: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionIssuerView<'a> {
+    #[serde(borrow, default, rename = "type", deserialize_with = "lenient_str")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    arn: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    account_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    user_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAttributesView<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient_str")]
+    creation_date: Option<Cow<'a, str>>,
+    #[serde(default)]
+    mfa_authenticated: Option<LenientBool>,
+}
+
+impl UserIdentityView<'_> {
+    fn build(self) -> UserIdentity {
+        let type_name = self.kind.as_deref().unwrap_or_default();
+        let (issuer, attributes, ec2, source_identity) = match self.session_context {
+            Some(ctx) => (ctx.session_issuer, ctx.attributes, ctx.ec2_role_delivery, ctx.source_identity),
+            None => (None, None, None, None),
+        };
+        let issuer = issuer.map(|s| SessionIssuer {
+            kind: small(s.kind),
+            arn: small(s.arn),
+            account_id: small(s.account_id),
+            user_name: small(s.user_name),
+            principal_id: small(s.principal_id),
+        });
+        let (mfa, created) = match attributes {
+            Some(a) => (
+                a.mfa_authenticated.map(|b| b.0),
+                a.creation_date.and_then(|d| Timestamp::parse(&d).ok()),
+            ),
+            None => (None, None),
+        };
+        UserIdentity {
+            kind: IdentityType::from_str(type_name),
+            type_name: SmallStr::new(type_name),
+            principal_id: small(self.principal_id),
+            arn: small(self.arn),
+            account_id: small(self.account_id),
+            access_key_id: small(self.access_key_id),
+            user_name: small(self.user_name),
+            invoked_by: small(self.invoked_by),
+            session_issuer: issuer,
+            mfa_authenticated: mfa,
+            session_created: created,
+            ec2_role_delivery: small(ec2),
+            source_identity: small(source_identity),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole",
+      "principalId":"AROAEXAMPLE:i-0abc","arn":"arn:aws:sts::123456789012:assumed-role/web/i-0abc",
+      "accountId":"123456789012","accessKeyId":"ASIAEXAMPLE",
+      "sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLE",
+      "arn":"arn:aws:iam::123456789012:role/web","accountId":"123456789012","userName":"web"},
+      "attributes":{"creationDate":"2026-01-02T00:00:00Z","mfaAuthenticated":"false"},
+      "ec2RoleDelivery":"2.0"}},
+      "eventTime":"2026-01-02T03:04:05Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets",
+      "awsRegion":"us-east-1","sourceIPAddress":"s3.amazonaws.com","userAgent":"aws-cli/2",
+      "requestParameters":{"Host":"s3.amazonaws.com"},"readOnly":true,"eventID":"e2",
+      "eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"123456789012",
+      "tlsDetails":{"tlsVersion":"TLSv1.3"}}"#;
+
+    #[test]
+    fn decodes_role_session() {
+        let e = Event::from_json(ROLE, Origin::new("f.json", 3)).unwrap();
+        assert_eq!(e.user_identity().kind, IdentityType::AssumedRole);
+        assert_eq!(e.principal_key(), Some("arn:aws:iam::123456789012:role/web"));
+        assert_eq!(e.principal_name(), "web/i-0abc");
+        assert_eq!(e.user_identity().mfa_authenticated, Some(false));
+        assert_eq!(e.user_identity().ec2_role_delivery.as_deref(), Some("2.0"));
+        assert!(e.source().is_aws_service());
+        assert_eq!(e.read_only(), Some(true));
+        assert_eq!(e.origin().to_string(), "f.json#3");
+        assert_eq!(e.pointer("requestParameters.Host").and_then(|v| v.as_str()), Some("s3.amazonaws.com"));
+        assert_eq!(e.tls_details().and_then(|t| t.tls_version.as_deref()), Some("TLSv1.3"));
+    }
+
+    #[test]
+    fn rejects_non_records() {
+        assert!(matches!(
+            Event::from_json(r#"{"a":1}"#, Origin::new("x", 0)),
+            Err(Error::NotARecord { missing: "eventTime" })
+        ));
+        assert!(matches!(
+            Event::from_json("[1]", Origin::new("x", 0)),
+            Err(Error::NotARecord { .. })
+        ));
+        assert!(matches!(Event::from_json("{", Origin::new("x", 0)), Err(Error::Json { .. })));
+    }
+
+    #[test]
+    fn odd_types_are_tolerated() {
+        let raw = r#"{"eventTime":"2026-01-02T03:04:05Z","eventSource":"s","eventName":"n",
+            "readOnly":"true","sourceIPAddress":42,"userIdentity":{"type":"Root"}}"#;
+        let e = Event::from_json(raw, Origin::new("x", 0)).unwrap();
+        assert_eq!(e.read_only(), Some(true));
+        assert_eq!(e.source().text, "");
+        assert_eq!(e.principal_name(), "root");
+    }
+}

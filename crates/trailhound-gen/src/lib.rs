@@ -1,0 +1,1 @@
+//! trailhound-gen.

@@ -1,0 +1,7 @@
+//! The `trailhound` command.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    trailhound::main()
+}

@@ -18,3 +18,5 @@ pip_need() {
 }
 
 # One line per Python package the tests use.
+pip_need mmdb-writer mmdb_writer
+pip_need duckdb duckdb

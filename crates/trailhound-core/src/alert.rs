@@ -23,8 +23,13 @@ pub enum Severity {
 
 impl Severity {
     /// All severities, least severe first.
-    pub const ALL: [Severity; 5] =
-        [Self::Informational, Self::Low, Self::Medium, Self::High, Self::Critical];
+    pub const ALL: [Severity; 5] = [
+        Self::Informational,
+        Self::Low,
+        Self::Medium,
+        Self::High,
+        Self::Critical,
+    ];
 
     /// The lowercase name.
     #[must_use]
@@ -165,7 +170,11 @@ impl Entity {
             account: event.account_id().map(str::to_owned),
             source_ip: (!source.is_empty()).then(|| source.to_string()),
             region: (!event.aws_region().is_empty()).then(|| event.aws_region().to_owned()),
-            access_key_id: event.user_identity().access_key_id.as_deref().map(str::to_owned),
+            access_key_id: event
+                .user_identity()
+                .access_key_id
+                .as_deref()
+                .map(str::to_owned),
             user_agent: event.user_agent().map(str::to_owned),
         }
     }

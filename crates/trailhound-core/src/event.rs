@@ -22,7 +22,10 @@ impl Origin {
     /// An origin in `source` at `index`.
     #[must_use]
     pub fn new(source: impl Into<Arc<str>>, index: u32) -> Self {
-        Origin { source: source.into(), index }
+        Origin {
+            source: source.into(),
+            index,
+        }
     }
 }
 
@@ -160,7 +163,10 @@ impl SourceAddress {
     /// Parses the field's text.
     #[must_use]
     pub fn new(text: &str) -> Self {
-        SourceAddress { text: SmallStr::new(text), ip: text.parse().ok() }
+        SourceAddress {
+            text: SmallStr::new(text),
+            ip: text.parse().ok(),
+        }
     }
 
     /// True when the call came from an AWS service (a service name, not an address).
@@ -248,17 +254,26 @@ impl Event {
     pub fn from_json(raw: impl Into<Box<str>>, origin: Origin) -> Result<Event> {
         let raw: Box<str> = raw.into();
         if !raw.trim_start().starts_with('{') {
-            return Err(Error::NotARecord { missing: "a JSON object" });
+            return Err(Error::NotARecord {
+                missing: "a JSON object",
+            });
         }
         let view: RecordView<'_> =
             serde_json::from_str(&raw).map_err(|source| Error::Json { source })?;
-        let event_time = view.event_time.ok_or(Error::NotARecord { missing: "eventTime" })?;
+        let event_time = view.event_time.ok_or(Error::NotARecord {
+            missing: "eventTime",
+        })?;
         let event_time = Timestamp::parse(&event_time)?;
-        let event_source =
-            small(view.event_source).ok_or(Error::NotARecord { missing: "eventSource" })?;
-        let event_name =
-            small(view.event_name).ok_or(Error::NotARecord { missing: "eventName" })?;
-        let user_identity = view.user_identity.map(UserIdentityView::build).unwrap_or_default();
+        let event_source = small(view.event_source).ok_or(Error::NotARecord {
+            missing: "eventSource",
+        })?;
+        let event_name = small(view.event_name).ok_or(Error::NotARecord {
+            missing: "eventName",
+        })?;
+        let user_identity = view
+            .user_identity
+            .map(UserIdentityView::build)
+            .unwrap_or_default();
         let inner = EventInner {
             event_time,
             event_version: small(view.event_version).unwrap_or_default(),
@@ -267,7 +282,11 @@ impl Event {
             aws_region: small(view.aws_region).unwrap_or_default(),
             recipient_account_id: small(view.recipient_account_id),
             user_identity,
-            source: view.source_ip_address.as_deref().map(SourceAddress::new).unwrap_or_default(),
+            source: view
+                .source_ip_address
+                .as_deref()
+                .map(SourceAddress::new)
+                .unwrap_or_default(),
             user_agent: view.user_agent.map(|s| s.into_owned().into_boxed_str()),
             error_code: small(view.error_code),
             error_message: view.error_message.map(|s| s.into_owned().into_boxed_str()),
@@ -288,7 +307,9 @@ impl Event {
         };
         let mut inner = inner;
         inner.raw = raw;
-        Ok(Event { inner: Arc::new(inner) })
+        Ok(Event {
+            inner: Arc::new(inner),
+        })
     }
 
     /// `eventTime`.
@@ -324,7 +345,8 @@ impl Event {
     /// The account the event belongs to: `recipientAccountId`, else the identity's account.
     #[must_use]
     pub fn account_id(&self) -> Option<&str> {
-        self.recipient_account_id().or(self.inner.user_identity.account_id.as_deref())
+        self.recipient_account_id()
+            .or(self.inner.user_identity.account_id.as_deref())
     }
     /// `userIdentity`.
     #[must_use]
@@ -474,7 +496,10 @@ impl Event {
         match id.kind {
             IdentityType::Root => "root".to_owned(),
             IdentityType::AssumedRole => {
-                let role = id.session_issuer.as_ref().and_then(|s| s.user_name.as_deref());
+                let role = id
+                    .session_issuer
+                    .as_ref()
+                    .and_then(|s| s.user_name.as_deref());
                 let session = id.arn.as_deref().and_then(|a| a.rsplit('/').next());
                 match (role, session) {
                     (Some(role), Some(session)) => format!("{role}/{session}"),
@@ -490,7 +515,12 @@ impl Event {
                 .user_name
                 .as_deref()
                 .map(str::to_owned)
-                .or_else(|| id.arn.as_deref().and_then(|a| a.rsplit('/').next()).map(str::to_owned))
+                .or_else(|| {
+                    id.arn
+                        .as_deref()
+                        .and_then(|a| a.rsplit('/').next())
+                        .map(str::to_owned)
+                })
                 .or_else(|| id.principal_id.as_deref().map(str::to_owned))
                 .unwrap_or_else(|| "unknown".to_owned()),
         }
@@ -502,24 +532,85 @@ fn small(value: Option<Cow<'_, str>>) -> Option<SmallStr> {
 }
 
 /// A bool that may also be written as a string ("true"/"false"): hostile or odd producers
-/// must not make a whole record unreadable.
+/// must not make a whole record unreadable. Any other type reads as false.
 #[derive(Debug, Clone, Copy)]
 struct LenientBool(bool);
 
 impl<'de> Deserialize<'de> for LenientBool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either<'a> {
-            Bool(bool),
-            Str(#[serde(borrow)] Cow<'a, str>),
-            Other(serde::de::IgnoredAny),
-        }
-        Ok(LenientBool(match Either::deserialize(deserializer)? {
-            Either::Bool(b) => b,
-            Either::Str(s) => s.eq_ignore_ascii_case("true"),
-            Either::Other(_) => false,
-        }))
+        Ok(LenientBool(
+            match deserializer.deserialize_any(LenientVisitor)? {
+                Lenient::Bool(b) => b,
+                Lenient::Str(s) => s.eq_ignore_ascii_case("true"),
+                Lenient::Other => false,
+            },
+        ))
+    }
+}
+
+/// What a lenient field held. Written as a direct visitor rather than `#[serde(untagged)]`,
+/// which buffers every value into serde's internal `Content` tree: this is on the hot path of
+/// every record.
+enum Lenient<'de> {
+    Str(Cow<'de, str>),
+    Bool(bool),
+    Other,
+}
+
+struct LenientVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LenientVisitor {
+    type Value = Lenient<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Str(Cow::Owned(v)))
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Bool(v))
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Other)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Other)
+    }
+    fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Lenient::Other)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_any(LenientVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Lenient::Other)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Lenient::Other)
     }
 }
 
@@ -527,15 +618,9 @@ impl<'de> Deserialize<'de> for LenientBool {
 fn lenient_str<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<Option<Cow<'de, str>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either<'a> {
-        Str(#[serde(borrow)] Cow<'a, str>),
-        Other(serde::de::IgnoredAny),
-    }
-    Ok(match Option::<Either<'de>>::deserialize(deserializer)? {
-        Some(Either::Str(s)) => Some(s),
-        _ => None,
+    Ok(match deserializer.deserialize_any(LenientVisitor)? {
+        Lenient::Str(s) => Some(s),
+        Lenient::Bool(_) | Lenient::Other => None,
     })
 }
 
@@ -552,7 +637,12 @@ struct RecordView<'a> {
     event_name: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "lenient_str")]
     aws_region: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "sourceIPAddress", deserialize_with = "lenient_str")]
+    #[serde(
+        borrow,
+        default,
+        rename = "sourceIPAddress",
+        deserialize_with = "lenient_str"
+    )]
     source_ip_address: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "lenient_str")]
     user_agent: Option<Cow<'a, str>>,
@@ -568,7 +658,12 @@ struct RecordView<'a> {
     event_type: Option<Cow<'a, str>>,
     #[serde(default)]
     management_event: Option<LenientBool>,
-    #[serde(borrow, default, rename = "sharedEventID", deserialize_with = "lenient_str")]
+    #[serde(
+        borrow,
+        default,
+        rename = "sharedEventID",
+        deserialize_with = "lenient_str"
+    )]
     shared_event_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "lenient_str")]
     recipient_account_id: Option<Cow<'a, str>>,
@@ -651,7 +746,12 @@ impl UserIdentityView<'_> {
     fn build(self) -> UserIdentity {
         let type_name = self.kind.as_deref().unwrap_or_default();
         let (issuer, attributes, ec2, source_identity) = match self.session_context {
-            Some(ctx) => (ctx.session_issuer, ctx.attributes, ctx.ec2_role_delivery, ctx.source_identity),
+            Some(ctx) => (
+                ctx.session_issuer,
+                ctx.attributes,
+                ctx.ec2_role_delivery,
+                ctx.source_identity,
+            ),
             None => (None, None, None, None),
         };
         let issuer = issuer.map(|s| SessionIssuer {
@@ -707,28 +807,42 @@ mod tests {
     fn decodes_role_session() {
         let e = Event::from_json(ROLE, Origin::new("f.json", 3)).unwrap();
         assert_eq!(e.user_identity().kind, IdentityType::AssumedRole);
-        assert_eq!(e.principal_key(), Some("arn:aws:iam::123456789012:role/web"));
+        assert_eq!(
+            e.principal_key(),
+            Some("arn:aws:iam::123456789012:role/web")
+        );
         assert_eq!(e.principal_name(), "web/i-0abc");
         assert_eq!(e.user_identity().mfa_authenticated, Some(false));
         assert_eq!(e.user_identity().ec2_role_delivery.as_deref(), Some("2.0"));
         assert!(e.source().is_aws_service());
         assert_eq!(e.read_only(), Some(true));
         assert_eq!(e.origin().to_string(), "f.json#3");
-        assert_eq!(e.pointer("requestParameters.Host").and_then(|v| v.as_str()), Some("s3.amazonaws.com"));
-        assert_eq!(e.tls_details().and_then(|t| t.tls_version.as_deref()), Some("TLSv1.3"));
+        assert_eq!(
+            e.pointer("requestParameters.Host").and_then(|v| v.as_str()),
+            Some("s3.amazonaws.com")
+        );
+        assert_eq!(
+            e.tls_details().and_then(|t| t.tls_version.as_deref()),
+            Some("TLSv1.3")
+        );
     }
 
     #[test]
     fn rejects_non_records() {
         assert!(matches!(
             Event::from_json(r#"{"a":1}"#, Origin::new("x", 0)),
-            Err(Error::NotARecord { missing: "eventTime" })
+            Err(Error::NotARecord {
+                missing: "eventTime"
+            })
         ));
         assert!(matches!(
             Event::from_json("[1]", Origin::new("x", 0)),
             Err(Error::NotARecord { .. })
         ));
-        assert!(matches!(Event::from_json("{", Origin::new("x", 0)), Err(Error::Json { .. })));
+        assert!(matches!(
+            Event::from_json("{", Origin::new("x", 0)),
+            Err(Error::Json { .. })
+        ));
     }
 
     #[test]

@@ -280,17 +280,32 @@ mod tests {
     fn parses_cloudtrail_shape() {
         let ts = Timestamp::parse("2026-01-02T03:04:05Z").unwrap();
         assert_eq!(ts.to_string(), "2026-01-02T03:04:05Z");
-        assert_eq!(Timestamp::parse("1970-01-01T00:00:00Z").unwrap(), Timestamp::EPOCH);
         assert_eq!(
-            Timestamp::parse("2026-01-02T05:04:05.5+02:00").unwrap().to_string(),
+            Timestamp::parse("1970-01-01T00:00:00Z").unwrap(),
+            Timestamp::EPOCH
+        );
+        assert_eq!(
+            Timestamp::parse("2026-01-02T05:04:05.5+02:00")
+                .unwrap()
+                .to_string(),
             "2026-01-02T03:04:05.500Z"
         );
-        assert_eq!(Timestamp::parse("2024-02-29").unwrap().to_string(), "2024-02-29T00:00:00Z");
+        assert_eq!(
+            Timestamp::parse("2024-02-29").unwrap().to_string(),
+            "2024-02-29T00:00:00Z"
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "2026", "2026-13-01", "2026-02-30T00:00:00Z", "2026-01-01T25:00:00Z", "x"] {
+        for bad in [
+            "",
+            "2026",
+            "2026-13-01",
+            "2026-02-30T00:00:00Z",
+            "2026-01-01T25:00:00Z",
+            "x",
+        ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
     }

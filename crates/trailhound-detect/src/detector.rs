@@ -23,7 +23,14 @@ impl Interest {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Interest { event_names: Some(names.into_iter().map(|n| SmallStr::new(n.as_ref())).collect()) }
+        Interest {
+            event_names: Some(
+                names
+                    .into_iter()
+                    .map(|n| SmallStr::new(n.as_ref()))
+                    .collect(),
+            ),
+        }
     }
 }
 

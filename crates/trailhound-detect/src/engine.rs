@@ -81,7 +81,10 @@ impl Engine {
     /// How many detectors are routed by eventName, and how many see every event.
     #[must_use]
     pub fn routing_summary(&self) -> (usize, usize) {
-        (self.detectors.len() - self.every_event.len(), self.every_event.len())
+        (
+            self.detectors.len() - self.every_event.len(),
+            self.every_event.len(),
+        )
     }
 
     /// Counters so far.
@@ -155,7 +158,10 @@ impl Engine {
     ///
     /// # Errors
     /// The first detector that refuses its state.
-    pub fn load_state(&mut self, mut state: serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    pub fn load_state(
+        &mut self,
+        mut state: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
         for detector in &mut self.detectors {
             if let Some(saved) = state.remove(detector.id()) {
                 detector.load_state(saved)?;

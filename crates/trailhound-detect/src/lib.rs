@@ -29,12 +29,26 @@
 //! assert_eq!(alerts.len(), 1);
 //! ```
 
+pub mod anomaly;
 mod catalogue;
 mod detector;
 mod engine;
 mod error;
+pub mod eventbridge;
+mod glob;
+pub mod intel;
+pub mod metric_filter;
+pub mod policy;
+pub mod sigma;
+pub mod starter;
+pub mod trap;
+pub mod tuning;
 
-pub use catalogue::RuleDoc;
+pub use catalogue::{
+    BuiltinRule, Catalogue, CatalogueEntry, CatalogueFilter, EXTENSION_KEY, RuleDoc,
+    attack_tactics, attack_techniques, builtin_detectors, builtin_docs, builtin_rule_files,
+    builtin_rules, parse_builtin_rule, tactics_of_techniques,
+};
 pub use detector::{Detector, Interest};
 pub use engine::{DEFAULT_LATENESS_MS, Engine, EngineStats};
 pub use error::{Error, Result};

@@ -27,4 +27,28 @@ pub enum Command {
     Hunt(cmd::hunt::HuntArgs),
     /// Print configuration help (a complete commented example with --example).
     Config(cmd::config::ConfigArgs),
+    /// The rule catalogue: list rules and detectors, or show one's documentation.
+    Rule(cmd::rule::RuleArgs),
+    /// Generate a synthetic organisation's CloudTrail with labelled attack scenarios.
+    Gen(cmd::r#gen::GenArgs),
+    /// Generate a small organisation, hunt it with everything on, and score the result.
+    Demo(cmd::demo::DemoArgs),
+    /// Run one read-only SQL statement over the event store (tables events, alerts).
+    Query(cmd::query::QueryArgs),
+    /// Full-text search over stored events (keys, IPs, bucket names, any word).
+    Search(cmd::search::SearchArgs),
+    /// Timeline, counts and alerts for one principal, IP, key, session or resource.
+    Pivot(cmd::pivot::PivotArgs),
+    /// Export stored events as Hive-style Parquet or JSON-lines partitions.
+    Export(cmd::export::ExportArgs),
+    /// Import detections from other tools (CloudFormation metric filters and alarms).
+    Import(cmd::import::ImportArgs),
+    /// Plan traps: suggested canaries and honeypots, how to create them, and their config.
+    Traps(cmd::traps::TrapsArgs),
+    /// Workload allow-policies: propose them from history (`policy learn`).
+    Policy(cmd::policy::PolicyArgs),
+    /// Sigma rule tools: `rules check DIR…` lints rules against Sigma 2 and the CloudTrail schema.
+    Rules(cmd::rules::RulesArgs),
+    /// Verify CloudTrail log file integrity from digest files (exit 1 on findings).
+    Verify(cmd::verify::VerifyArgs),
 }

@@ -19,6 +19,30 @@ pub struct Config {
     /// Format version; only 1 exists.
     #[serde(default = "version_one")]
     pub version: u32,
+    /// Rule tuning: presets, disabled rules, severity overrides and exceptions.
+    #[serde(default)]
+    pub tuning: trailhound_detect::tuning::TuningConfig,
+    /// Metric filters with alarms: the CIS AWS Foundations pack and user filters.
+    #[serde(default)]
+    pub metric_filters: trailhound_detect::metric_filter::MetricFiltersConfig,
+    /// Traps: canary identities and honeypot resources.
+    #[serde(default)]
+    pub traps: trailhound_detect::trap::TrapsConfig,
+    /// Workload allow-policies, one `[[policies]]` per protected resource.
+    #[serde(default)]
+    pub policies: Vec<trailhound_detect::policy::PolicyConfig>,
+    /// Rules written as Amazon EventBridge event patterns.
+    #[serde(default)]
+    pub eventbridge: trailhound_detect::eventbridge::EventBridgeConfig,
+    /// Threat-intel lists of addresses and user agents.
+    #[serde(default)]
+    pub intel: trailhound_detect::intel::IntelConfig,
+    /// Unsupervised anomaly detection: baselines, Insights-style rate spikes, roll-up.
+    #[serde(default)]
+    pub anomaly: trailhound_detect::anomaly::AnomalyConfig,
+    /// GeoIP, ASN and cloud-range enrichment of source addresses (before detection).
+    #[serde(default)]
+    pub enrich: trailhound_enrich::EnrichConfig,
 }
 
 fn version_one() -> u32 {
@@ -42,7 +66,12 @@ impl Config {
     /// Not TOML, unknown keys, or an unsupported version.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
-        anyhow::ensure!(config.version == 1, "unsupported config version {} (expected 1)", config.version);
+        anyhow::ensure!(
+            config.version == 1,
+            "unsupported config version {} (expected 1)",
+            config.version
+        );
+        config.tuning.build().context("invalid [tuning] section")?;
         Ok(config)
     }
 }

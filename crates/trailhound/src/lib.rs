@@ -7,6 +7,8 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod engine;
+pub mod output;
 
 use std::process::ExitCode;
 
@@ -26,7 +28,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             // clap prints help and version to stdout and usage errors to stderr itself.
-            let code = if error.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let code = if error.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_OK
+            };
             let _ = error.print();
             return ExitCode::from(code);
         }
@@ -64,7 +70,9 @@ fn init_logging(verbose: u8, json: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRAILHOUND_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         let _ = builder.json().try_init();
     } else {

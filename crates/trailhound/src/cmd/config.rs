@@ -21,7 +21,10 @@ pub fn run(args: &ConfigArgs) -> anyhow::Result<u8> {
     if args.example {
         out.write_all(crate::config::EXAMPLE.as_bytes())?;
     } else {
-        writeln!(out, "trailhound reads a TOML config file (--config F). Print a complete commented example with:\n  trailhound config --example")?;
+        writeln!(
+            out,
+            "trailhound reads a TOML config file (--config F). Print a complete commented example with:\n  trailhound config --example"
+        )?;
     }
     Ok(crate::EXIT_OK)
 }

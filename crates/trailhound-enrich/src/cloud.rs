@@ -1,0 +1,188 @@
+use std::net::IpAddr;
+use std::path::Path;
+
+use foldhash::HashMap;
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// Cloud address ranges from AWS's published `ip-ranges.json`, searched by longest prefix.
+///
+/// AWS lists every range under the umbrella service `AMAZON` and again under the specific
+/// service (`EC2`, `S3`…); the most specific prefix wins, and among equal prefixes a specific
+/// service wins over `AMAZON`.
+#[derive(Debug, Clone, Default)]
+pub struct CloudRanges {
+    /// (prefix length, network) → tag index, for IPv4 and IPv6.
+    v4: HashMap<(u8, u32), u32>,
+    v6: HashMap<(u8, u128), u32>,
+    v4_lengths: Vec<u8>,
+    v6_lengths: Vec<u8>,
+    tags: Vec<Box<str>>,
+}
+
+#[derive(Deserialize)]
+struct IpRangesFile {
+    #[serde(default)]
+    prefixes: Vec<Prefix>,
+    #[serde(default)]
+    ipv6_prefixes: Vec<Prefix>,
+}
+
+#[derive(Deserialize)]
+struct Prefix {
+    #[serde(default, alias = "ipv6_prefix")]
+    ip_prefix: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    service: Option<String>,
+}
+
+impl CloudRanges {
+    /// Reads an `ip-ranges.json` file.
+    ///
+    /// # Errors
+    /// [`Error::Read`] or [`Error::IpRanges`].
+    pub fn open(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse_aws(&text)
+    }
+
+    /// Parses the text of an `ip-ranges.json` file.
+    ///
+    /// # Errors
+    /// [`Error::IpRanges`] when it is not JSON of that shape or a prefix does not parse.
+    pub fn parse_aws(text: &str) -> Result<Self> {
+        let file: IpRangesFile = serde_json::from_str(text).map_err(|e| Error::IpRanges {
+            message: e.to_string(),
+        })?;
+        let mut ranges = CloudRanges::default();
+        let mut tag_index: HashMap<String, u32> = HashMap::default();
+        for prefix in file.prefixes.iter().chain(&file.ipv6_prefixes) {
+            let Some(text) = prefix.ip_prefix.as_deref() else {
+                continue;
+            };
+            let net: ipnet::IpNet = text.parse().map_err(|_| Error::IpRanges {
+                message: format!("prefix {text:?} is not a network"),
+            })?;
+            let service = prefix.service.as_deref().unwrap_or("AMAZON");
+            let region = prefix.region.as_deref().unwrap_or("GLOBAL");
+            let tag = format!("aws:{service}:{region}");
+            let next = u32::try_from(ranges.tags.len()).unwrap_or(u32::MAX);
+            let index = *tag_index.entry(tag.clone()).or_insert_with(|| {
+                ranges.tags.push(tag.into_boxed_str());
+                next
+            });
+            let umbrella = service == "AMAZON";
+            match net.trunc() {
+                ipnet::IpNet::V4(n) => {
+                    let key = (n.prefix_len(), u32::from(n.network()));
+                    if !umbrella || !ranges.v4.contains_key(&key) {
+                        ranges.v4.insert(key, index);
+                    }
+                }
+                ipnet::IpNet::V6(n) => {
+                    let key = (n.prefix_len(), u128::from(n.network()));
+                    if !umbrella || !ranges.v6.contains_key(&key) {
+                        ranges.v6.insert(key, index);
+                    }
+                }
+            }
+        }
+        let mut v4: Vec<u8> = ranges.v4.keys().map(|k| k.0).collect();
+        v4.sort_unstable_by(|a, b| b.cmp(a));
+        v4.dedup();
+        let mut v6: Vec<u8> = ranges.v6.keys().map(|k| k.0).collect();
+        v6.sort_unstable_by(|a, b| b.cmp(a));
+        v6.dedup();
+        ranges.v4_lengths = v4;
+        ranges.v6_lengths = v6;
+        Ok(ranges)
+    }
+
+    /// How many prefixes are loaded.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    /// True when no prefix is loaded.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cloud tag of an address (`aws:EC2:us-east-1`), by longest prefix.
+    #[must_use]
+    pub fn lookup(&self, ip: IpAddr) -> Option<&str> {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        let index = match ip {
+            IpAddr::V4(v4) => {
+                let bits = u32::from(v4);
+                self.v4_lengths.iter().find_map(|&len| {
+                    let mask = if len == 0 {
+                        0
+                    } else {
+                        u32::MAX << (32 - u32::from(len))
+                    };
+                    self.v4.get(&(len, bits & mask)).copied()
+                })?
+            }
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                self.v6_lengths.iter().find_map(|&len| {
+                    let mask = if len == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - u32::from(len))
+                    };
+                    self.v6.get(&(len, bits & mask)).copied()
+                })?
+            }
+        };
+        self.tags.get(index as usize).map(|t| &**t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RANGES: &str = r#"{"syncToken":"1","createDate":"2026-01-01-00-00-00",
+      "prefixes":[
+        {"ip_prefix":"198.51.100.0/24","region":"us-east-1","service":"AMAZON","network_border_group":"us-east-1"},
+        {"ip_prefix":"198.51.100.0/24","region":"us-east-1","service":"EC2","network_border_group":"us-east-1"},
+        {"ip_prefix":"198.51.100.128/25","region":"us-east-1","service":"S3","network_border_group":"us-east-1"},
+        {"ip_prefix":"192.0.2.0/24","region":"eu-west-1","service":"AMAZON","network_border_group":"eu-west-1"}],
+      "ipv6_prefixes":[{"ipv6_prefix":"2001:db8:1000::/36","region":"us-west-2","service":"EC2","network_border_group":"us-west-2"}]}"#;
+
+    #[test]
+    fn longest_prefix_and_specific_service() {
+        let r = CloudRanges::parse_aws(RANGES).unwrap();
+        assert_eq!(
+            r.lookup("198.51.100.7".parse().unwrap()),
+            Some("aws:EC2:us-east-1")
+        );
+        assert_eq!(
+            r.lookup("198.51.100.200".parse().unwrap()),
+            Some("aws:S3:us-east-1")
+        );
+        assert_eq!(
+            r.lookup("192.0.2.1".parse().unwrap()),
+            Some("aws:AMAZON:eu-west-1")
+        );
+        assert_eq!(
+            r.lookup("2001:db8:1000::5".parse().unwrap()),
+            Some("aws:EC2:us-west-2")
+        );
+        assert_eq!(r.lookup("203.0.113.1".parse().unwrap()), None);
+        assert!(CloudRanges::parse_aws(r#"{"prefixes":[{"ip_prefix":"x"}]}"#).is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! Inputs: files, directory trees and stdin, discovered and ordered deterministically.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::classify::name_timestamp;
+use crate::{Error, Result};
+
+/// One object to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file on disk.
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+impl Input {
+    /// The name shown in origins and alerts: the path, or `-` for stdin.
+    #[must_use]
+    pub fn source_name(&self) -> Arc<str> {
+        match self {
+            Input::File(path) => Arc::from(path.to_string_lossy().as_ref()),
+            Input::Stdin => Arc::from("-"),
+        }
+    }
+
+    /// Reads the whole object into `buf` (cleared first), at most `cap + 1` bytes so an
+    /// oversized object is noticed without reading all of it.
+    ///
+    /// # Errors
+    /// The I/O error of opening or reading.
+    pub fn read_into(&self, buf: &mut Vec<u8>, cap: u64) -> std::io::Result<()> {
+        buf.clear();
+        match self {
+            Input::File(path) => {
+                let file = std::fs::File::open(path)?;
+                if let Ok(meta) = file.metadata() {
+                    buf.reserve(usize::try_from(meta.len().min(cap)).unwrap_or(0));
+                }
+                file.take(cap.saturating_add(1)).read_to_end(buf)?;
+            }
+            Input::Stdin => {
+                std::io::stdin()
+                    .lock()
+                    .take(cap.saturating_add(1))
+                    .read_to_end(buf)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::File(path) => write!(f, "{}", path.display()),
+            Input::Stdin => f.write_str("-"),
+        }
+    }
+}
+
+/// Expands command-line paths into inputs: `-` is stdin, a file is itself, a directory is every
+/// regular file below it (symbolic links to directories are not followed). Each directory's
+/// files are sorted by the delivery timestamp in their CloudTrail file name, then by path, so
+/// events arrive in roughly event-time order; arguments keep their order.
+///
+/// # Errors
+/// A path that does not exist or cannot be listed; `-` given twice.
+pub fn discover<P: AsRef<str>>(paths: &[P]) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    let mut stdin_seen = false;
+    for path in paths {
+        let path = path.as_ref();
+        if path == "-" {
+            if stdin_seen {
+                return Err(Error::StdinTwice);
+            }
+            stdin_seen = true;
+            inputs.push(Input::Stdin);
+            continue;
+        }
+        let path = PathBuf::from(path);
+        let meta = std::fs::metadata(&path).map_err(|source| Error::Input {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(&path, &mut files)?;
+            sort_files(&mut files);
+            inputs.extend(files.into_iter().map(Input::File));
+        } else {
+            inputs.push(Input::File(path));
+        }
+    }
+    Ok(inputs)
+}
+
+/// Sorts paths by the timestamp in their CloudTrail file name (files without one first), then
+/// by path.
+pub fn sort_files(files: &mut [PathBuf]) {
+    files.sort_by_cached_key(|p| {
+        let text = p.to_string_lossy().into_owned();
+        (name_timestamp(&text).map(str::to_owned), text)
+    });
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Input {
+        path: dir.to_owned(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Input {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|source| Error::Input {
+            path: path.clone(),
+            source,
+        })?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_and_sorts_by_name_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir
+            .path()
+            .join("AWSLogs/123456789012/CloudTrail/us-east-1/2026/01/15");
+        std::fs::create_dir_all(&day).unwrap();
+        let later = day.join("123456789012_CloudTrail_us-east-1_20260115T1000Z_a.json.gz");
+        let earlier = day.join("123456789012_CloudTrail_us-east-1_20260115T0900Z_z.json.gz");
+        std::fs::write(&later, b"").unwrap();
+        std::fs::write(&earlier, b"").unwrap();
+        std::fs::write(dir.path().join("notes.json"), b"").unwrap();
+        let arg = dir.path().to_string_lossy().into_owned();
+        let inputs = discover(&[arg.as_str(), "-"]).unwrap();
+        assert_eq!(
+            inputs,
+            [
+                Input::File(dir.path().join("notes.json")),
+                Input::File(earlier),
+                Input::File(later),
+                Input::Stdin
+            ]
+        );
+        assert!(matches!(discover(&["-", "-"]), Err(Error::StdinTwice)));
+        assert!(matches!(
+            discover(&["/nonexistent/x"]),
+            Err(Error::Input { .. })
+        ));
+    }
+}

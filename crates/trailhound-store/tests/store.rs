@@ -1,0 +1,513 @@
+//! Behaviour tests of the store API: idempotency, retention, search, pivots, alerts, the
+//! pre-store filter, crash safety and export.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use trailhound_core::{Event, Origin, Timestamp};
+use trailhound_store::{
+    AlertStatus, AlertUpdate, ExportFormat, PivotKind, SearchQuery, Store, StoreOptions, TimeRange,
+};
+
+fn filled(dir: &Path) -> Store {
+    let events = common::events();
+    let mut store = Store::open(dir).unwrap();
+    store.append_events(&events).unwrap();
+    store.append_alerts(&common::alerts(&events)).unwrap();
+    store
+}
+
+fn ts(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
+#[test]
+fn rereading_stores_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = common::events();
+    let mut store = Store::open(dir.path()).unwrap();
+    let first = store.append_events(&events).unwrap();
+    assert_eq!((first.stored, first.duplicates), (10, 0));
+    let second = store.append_events(&events).unwrap();
+    assert_eq!((second.stored, second.duplicates), (0, 10));
+    // Repeats inside one batch are caught too.
+    let doubled: Vec<Event> = events.iter().chain(events.iter()).cloned().collect();
+    drop(store);
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut store2 = Store::open(dir2.path()).unwrap();
+    let once = store2.append_events(&doubled).unwrap();
+    assert_eq!((once.stored, once.duplicates), (10, 10));
+    assert_eq!(store2.event_count().unwrap(), 10);
+    // And after reopening.
+    drop(store2);
+    let mut store2 = Store::open(dir2.path()).unwrap();
+    assert_eq!(store2.append_events(&events).unwrap().stored, 0);
+    assert_eq!(store2.event_count().unwrap(), 10);
+}
+
+#[test]
+fn same_event_id_in_another_account_is_another_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let raw = |account: &str| {
+        format!(
+            r#"{{"eventTime":"2026-03-01T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"GetUser","eventID":"same-id","recipientAccountId":"{account}"}}"#
+        )
+    };
+    let a = Event::from_json(raw("123456789012"), Origin::new("a", 0)).unwrap();
+    let b = Event::from_json(raw("444455556666"), Origin::new("b", 0)).unwrap();
+    assert_eq!(store.append_events(&[a, b]).unwrap().stored, 2);
+}
+
+#[test]
+fn retention_deletes_old_days_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = filled(dir.path());
+    // Fixture days: 2026-03-01 (8 events) and 2026-03-02 (2 events).
+    let deleted = store
+        .apply_retention(1, ts("2026-03-03T12:00:00Z"))
+        .unwrap();
+    assert_eq!(deleted, 8);
+    assert_eq!(store.event_count().unwrap(), 2);
+    let q = store.query("SELECT count(*) FROM blocks").unwrap();
+    assert_eq!(q.rows[0][0], 1_i64);
+    // Search entries of deleted events are gone with them.
+    let hits = store
+        .search(&SearchQuery {
+            text: "example-finance-reports".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(hits.is_empty());
+    // The remaining raw records still decompress.
+    let q = store
+        .query("SELECT raw ->> 'eventName' FROM events ORDER BY event_time")
+        .unwrap();
+    assert_eq!(
+        q.rows,
+        vec![
+            vec![serde_json::json!("DescribeInstances")],
+            vec![serde_json::json!("CreateUser")]
+        ]
+    );
+    // Alerts are kept.
+    assert_eq!(store.alerts(None, 10).unwrap().len(), 2);
+    assert_eq!(
+        store
+            .apply_retention(0, ts("2026-03-03T12:00:00Z"))
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.event_count().unwrap(), 0);
+}
+
+#[test]
+fn search_finds_keys_ips_buckets_and_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(dir.path());
+    let names = |text: &str, fields: Vec<(String, String)>, range: TimeRange| -> Vec<String> {
+        store
+            .search(&SearchQuery {
+                text: text.into(),
+                range,
+                fields,
+                limit: 100,
+            })
+            .unwrap()
+            .into_iter()
+            .map(|r| r.event_name)
+            .collect()
+    };
+    let all = TimeRange::default();
+    // An access key id only seen in a response element.
+    assert_eq!(
+        names("AKIAEXAMPLENEWKEY01", vec![], all),
+        ["CreateAccessKey"]
+    );
+    // An IP address is one token.
+    assert_eq!(
+        names("192.0.2.44", vec![], all),
+        ["CreateUser", "DescribeInstances"]
+    );
+    // A bucket name in request parameters, newest first.
+    assert_eq!(
+        names("example-finance-reports", vec![], all),
+        ["GetObject", "PutBucketPolicy"]
+    );
+    // Free words, all of which must occur; case-insensitive.
+    assert_eq!(
+        names("not AUTHORIZED listusers", vec![], all),
+        ["ListUsers"]
+    );
+    // A part of an ARN.
+    assert_eq!(names("backup-admin", vec![], all), ["CreateUser"]);
+    // Field filters and time ranges.
+    assert_eq!(
+        names(
+            "alice",
+            vec![("event_source".into(), "iam.amazonaws.com".into())],
+            all
+        ),
+        ["ListUsers", "CreateAccessKey"]
+    );
+    let range = TimeRange {
+        since: Some(ts("2026-03-01T10:00:30Z")),
+        until: Some(ts("2026-03-01T10:06:00Z")),
+    };
+    assert_eq!(names("203.0.113.7", vec![], range), ["AssumeRole"]);
+    assert!(names("no-such-thing", vec![], all).is_empty());
+    assert!(
+        store
+            .search(&SearchQuery {
+                text: " :: ".into(),
+                limit: 1,
+                ..Default::default()
+            })
+            .is_err()
+    );
+    let err = store
+        .search(&SearchQuery {
+            text: "alice".into(),
+            fields: vec![("raw; DROP TABLE ev".into(), "x".into())],
+            limit: 1,
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(err.to_string().starts_with("unknown field"), "{err}");
+}
+
+#[test]
+fn pivots() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(dir.path());
+    let all = TimeRange::default();
+    let pivot = store
+        .pivot(
+            PivotKind::Principal,
+            "arn:aws:iam::123456789012:role/deploy",
+            all,
+            3,
+        )
+        .unwrap();
+    insta::assert_json_snapshot!("pivot_principal_role", pivot, {
+        ".alerts[].alert.id" => "[id]",
+        ".alerts[].alert.fingerprint" => "[fingerprint]",
+    });
+    let pivot = store.pivot(PivotKind::Ip, "203.0.113.7", all, 10).unwrap();
+    insta::assert_json_snapshot!("pivot_ip", pivot);
+    let pivot = store
+        .pivot(PivotKind::Key, "ASIAEXAMPLEDEPLOY01", all, 2)
+        .unwrap();
+    assert_eq!(pivot.total, 4);
+    assert_eq!(pivot.alerts.len(), 1);
+    let pivot = store
+        .pivot(
+            PivotKind::Session,
+            "AROAEXAMPLEDEPLOY01:deploy-session",
+            all,
+            2,
+        )
+        .unwrap();
+    assert_eq!(pivot.total, 4);
+    assert_eq!(
+        pivot.alerts.len(),
+        1,
+        "linked through the StopLogging event"
+    );
+    let pivot = store
+        .pivot(PivotKind::Resource, "example-finance-reports", all, 10)
+        .unwrap();
+    insta::assert_json_snapshot!("pivot_resource", pivot);
+    let pivot = store.pivot(PivotKind::Principal, "alice", all, 10).unwrap();
+    assert_eq!(pivot.total, 4, "matched by user name");
+    let none = store
+        .pivot(PivotKind::Ip, "198.51.100.99", all, 10)
+        .unwrap();
+    assert_eq!((none.total, none.first_seen), (0, None));
+}
+
+#[test]
+fn alert_triage_fields_survive_reappends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = filled(dir.path());
+    let id = store.alerts(Some(AlertStatus::Open), 10).unwrap()[0]
+        .alert
+        .id
+        .clone();
+    let at = ts("2026-03-01T11:00:00Z");
+    store
+        .update_alert(
+            &id,
+            &AlertUpdate {
+                status: Some(AlertStatus::Acknowledged),
+                note: Some("checking with the deploy team".into()),
+                assignee: Some("bob".into()),
+            },
+            "carol",
+            at,
+        )
+        .unwrap();
+    let events = common::events();
+    store.append_alerts(&common::alerts(&events)).unwrap();
+    let alert = store.alert(&id).unwrap().unwrap();
+    assert_eq!(alert.status, AlertStatus::Acknowledged);
+    assert_eq!(alert.note.as_deref(), Some("checking with the deploy team"));
+    assert_eq!(alert.assignee.as_deref(), Some("bob"));
+    assert_eq!(alert.updated_by.as_deref(), Some("carol"));
+    assert_eq!(alert.updated_at, Some(at));
+    assert_eq!(store.alerts(Some(AlertStatus::Open), 10).unwrap().len(), 1);
+    assert!(
+        store
+            .update_alert("nope", &AlertUpdate::default(), "carol", at)
+            .is_err()
+    );
+    assert!("reopened".parse::<AlertStatus>().is_err());
+}
+
+#[test]
+fn read_only_data_events_can_be_kept_as_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        read_only_data_as_counts: true,
+        ..StoreOptions::default()
+    };
+    let mut store = Store::open_with(dir.path(), options).unwrap();
+    let summary = store.append_events(&common::events()).unwrap();
+    assert_eq!((summary.stored, summary.counted), (9, 1));
+    let q = store
+        .query("SELECT minute, account, event_name, principal_key, n FROM event_counts")
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&q.rows).unwrap(),
+        r#"[[1772359380000,"123456789012","GetObject","arn:aws:iam::123456789012:role/deploy",1]]"#
+    );
+}
+
+#[test]
+fn read_only_store_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(filled(dir.path()));
+    let store = Store::open_read_only(dir.path()).unwrap();
+    assert!(store.query("DELETE FROM ev").is_err());
+    assert!(
+        store
+            .query("PRAGMA query_only = OFF; DELETE FROM ev")
+            .is_err()
+    );
+    assert_eq!(
+        store.query("SELECT count(*) FROM ev").unwrap().rows[0][0],
+        10_i64
+    );
+    assert!(Store::open_read_only(dir.path().join("missing")).is_err());
+}
+
+/// Child side of the crash test: appends batches of 500 events forever, recording each
+/// committed batch number in `committed` after its commit returns.
+#[test]
+#[ignore = "run by crash_mid_append_leaves_no_partial_batch"]
+fn crash_writer_child() {
+    let Ok(dir) = std::env::var("TRAILHOUND_CRASH_DIR") else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let mut store = Store::open(dir).unwrap();
+    for batch in 0u32.. {
+        let events: Vec<Event> = (0..500)
+            .map(|i| {
+                let raw = format!(
+                    r#"{{"eventTime":"2026-03-01T10:{:02}:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"PutObject","eventID":"b{batch}-e{i}","recipientAccountId":"123456789012","requestParameters":{{"bucketName":"example-crash","key":"batch-{batch}/object-{i}"}}}}"#,
+                    i % 60,
+                    batch % 60
+                );
+                Event::from_json(raw, Origin::new("crash", i)).unwrap()
+            })
+            .collect();
+        store.append_events(&events).unwrap();
+        // Write-then-rename so the parent never reads a half-written number.
+        std::fs::write(dir.join("committed.tmp"), batch.to_string()).unwrap();
+        std::fs::rename(dir.join("committed.tmp"), dir.join("committed")).unwrap();
+    }
+}
+
+#[test]
+fn crash_mid_append_leaves_no_partial_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_writer_child", "--ignored", "--nocapture"])
+        .env("TRAILHOUND_CRASH_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let marker = dir.path().join("committed");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok());
+        if done.is_some_and(|n| n >= 3) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the writer committed too few batches"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SIGKILL, mid-append with high probability: the writer appends without pause.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let committed: u32 = std::fs::read_to_string(&marker).unwrap().parse().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let q = store
+        .query(
+            "SELECT substr(event_id, 2, instr(event_id, '-') - 2) AS batch, count(*) FROM ev \
+             GROUP BY batch ORDER BY CAST(batch AS INTEGER)",
+        )
+        .unwrap();
+    // Every batch present is whole, and every batch whose commit returned is present.
+    let batches: Vec<(u32, i64)> = q
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().parse().unwrap(),
+                r[1].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(batches.iter().all(|(_, n)| *n == 500), "{batches:?}");
+    let numbers: Vec<u32> = batches.iter().map(|(b, _)| *b).collect();
+    assert!(
+        numbers.len() as u32 > committed,
+        "{numbers:?} vs committed {committed}"
+    );
+    assert_eq!(numbers, (0..numbers.len() as u32).collect::<Vec<_>>());
+    let check = store.query("PRAGMA integrity_check").unwrap();
+    assert_eq!(check.rows[0][0], "ok");
+    let fts = store
+        .query("SELECT count(*) FROM events_fts WHERE events_fts MATCH '\"example-crash\"'")
+        .unwrap();
+    assert_eq!(fts.rows[0][0], i64::from(numbers.len() as u32) * 500);
+    let raw = store
+        .query("SELECT count(*) FROM events WHERE raw ->> 'eventID' = event_id")
+        .unwrap();
+    assert_eq!(raw.rows[0][0], i64::from(numbers.len() as u32) * 500);
+}
+
+#[test]
+fn export_jsonl_and_parquet_partitions() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(dir.path());
+    let out = tempfile::tempdir().unwrap();
+    let summary = store
+        .export(ExportFormat::Parquet, TimeRange::default(), out.path())
+        .unwrap();
+    assert_eq!(summary.events, 10);
+    assert_eq!(
+        summary.files,
+        [
+            "date=2026-03-01/account=123456789012/part-00000.parquet",
+            "date=2026-03-02/account=111122223333/part-00000.parquet",
+        ]
+    );
+    let mut rows = 0;
+    for file in &summary.files {
+        let reader =
+            SerializedFileReader::new(std::fs::File::open(out.path().join(file)).unwrap()).unwrap();
+        rows += reader.metadata().file_metadata().num_rows();
+        let fields: Vec<String> = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        assert!(
+            !fields.contains(&"account".to_owned()),
+            "partition columns live in the path"
+        );
+        assert_eq!(fields.first().map(String::as_str), Some("event_time"));
+        assert_eq!(fields.last().map(String::as_str), Some("raw"));
+    }
+    assert_eq!(rows, 10);
+    let range = TimeRange {
+        since: Some(ts("2026-03-02T00:00:00Z")),
+        until: None,
+    };
+    let jsonl = store
+        .export(ExportFormat::Jsonl, range, out.path())
+        .unwrap();
+    assert_eq!(
+        jsonl.files,
+        ["date=2026-03-02/account=111122223333/part-00000.jsonl"]
+    );
+    let text = std::fs::read_to_string(out.path().join(&jsonl.files[0])).unwrap();
+    let original = std::fs::read_to_string(common::fixtures().join("events.jsonl")).unwrap();
+    let tail: Vec<&str> = original.lines().skip(8).collect();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        tail,
+        "raw records come back byte for byte"
+    );
+}
+
+/// Reads a Parquet export back with DuckDB (the Python package) using Hive partitioning.
+#[test]
+fn duckdb_reads_the_parquet_export() {
+    let python = std::process::Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .output();
+    match python {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            eprintln!(
+                "SKIPPED duckdb_reads_the_parquet_export: python3 with duckdb is not installed (scripts/test-deps.sh installs it)"
+            );
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(dir.path());
+    let out = tempfile::tempdir().unwrap();
+    let summary = store
+        .export(ExportFormat::Parquet, TimeRange::default(), out.path())
+        .unwrap();
+    let script = format!(
+        "import duckdb\n\
+         r = duckdb.sql(\"SELECT count(*), count(DISTINCT account), min(date), \
+         sum(CASE WHEN event_name = 'StopLogging' THEN 1 ELSE 0 END), \
+         max(json_extract_string(raw, '$.requestParameters.bucketName')) \
+         FROM read_parquet('{}/**/*.parquet', hive_partitioning = true)\").fetchall()\n\
+         print(r[0])",
+        out.path().display()
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(summary.events, 10);
+    assert!(printed.starts_with("(10, 2, "), "{printed}");
+    assert!(
+        printed.contains("1, 'example-finance-reports')"),
+        "{printed}"
+    );
+}

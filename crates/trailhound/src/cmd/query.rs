@@ -1,0 +1,276 @@
+//! `trailhound query`: read-only SQL over the event store, and the options every store
+//! command shares.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use trailhound_core::Timestamp;
+use trailhound_store::{QueryResult, Store, TimeRange};
+
+/// The store directory used when neither `--store` nor the configuration names one.
+pub const DEFAULT_STORE_DIR: &str = "trailhound-data";
+
+/// `--store DIR`, shared by every store command.
+#[derive(Debug, Clone, Args)]
+pub struct StoreDirArg {
+    /// The event store directory.
+    #[arg(long = "store", value_name = "DIR", default_value = DEFAULT_STORE_DIR, env = "TRAILHOUND_STORE")]
+    pub dir: PathBuf,
+}
+
+/// `--since T` / `--until T`, shared by the store commands that take a window.
+#[derive(Debug, Clone, Args)]
+pub struct RangeArgs {
+    /// Only events at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub since: Option<Timestamp>,
+    /// Only events before this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+}
+
+impl RangeArgs {
+    /// The window.
+    #[must_use]
+    pub fn range(&self) -> TimeRange {
+        TimeRange {
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+fn parse_time(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text).map_err(|e| e.to_string())
+}
+
+/// Opens a store for reading, with a clear error when there is none.
+///
+/// # Errors
+/// The store is missing or cannot be opened.
+pub fn open_read_only(dir: &Path) -> anyhow::Result<Store> {
+    Store::open_read_only(dir).with_context(|| {
+        format!(
+            "no event store at {} (fill one with `trailhound hunt --store DIR`)",
+            dir.display()
+        )
+    })
+}
+
+/// Output format of `trailhound query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// Aligned columns.
+    Table,
+    /// One JSON object per row (JSON lines).
+    Json,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+}
+
+/// Arguments of `trailhound query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// One read-only SQL statement over `events`, `alerts`, `alert_events` and
+    /// `event_counts` (SQLite dialect with JSON functions).
+    pub sql: String,
+    #[command(flatten)]
+    pub store: StoreDirArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
+}
+
+/// Runs `trailhound query`.
+///
+/// # Errors
+/// No store, a statement that fails or writes, or output that cannot be written.
+pub fn run(args: &QueryArgs) -> anyhow::Result<u8> {
+    let store = open_read_only(&args.store.dir)?;
+    let result = store.query(&args.sql)?;
+    let mut out = std::io::stdout().lock();
+    write_result(&mut out, &result, args.format)?;
+    out.flush()?;
+    Ok(crate::EXIT_OK)
+}
+
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Writes a query result in `format`.
+///
+/// # Errors
+/// Output that cannot be written.
+pub fn write_result(
+    out: &mut dyn Write,
+    result: &QueryResult,
+    format: QueryFormat,
+) -> anyhow::Result<()> {
+    match format {
+        QueryFormat::Json => {
+            // Written by hand to keep the columns in query order.
+            for row in &result.rows {
+                let mut line = String::from("{");
+                for (i, (column, value)) in result.columns.iter().zip(row).enumerate() {
+                    if i > 0 {
+                        line.push(',');
+                    }
+                    line.push_str(&serde_json::to_string(column)?);
+                    line.push(':');
+                    line.push_str(&serde_json::to_string(value)?);
+                }
+                line.push_str("}\n");
+                out.write_all(line.as_bytes())?;
+            }
+        }
+        QueryFormat::Csv => {
+            let line = |cells: Vec<String>| -> String {
+                cells
+                    .into_iter()
+                    .map(|c| {
+                        if c.contains([',', '"', '\n', '\r']) {
+                            format!("\"{}\"", c.replace('"', "\"\""))
+                        } else {
+                            c
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            writeln!(out, "{}", line(result.columns.clone()))?;
+            for row in &result.rows {
+                writeln!(out, "{}", line(row.iter().map(cell).collect()))?;
+            }
+        }
+        QueryFormat::Table => {
+            let rows: Vec<Vec<String>> = result
+                .rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|v| cell(v).replace(['\n', '\r', '\t'], " "))
+                        .collect()
+                })
+                .collect();
+            write_table(out, &result.columns, &rows)?;
+            writeln!(
+                out,
+                "({} row{})",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes aligned columns; long cells are cut at 80 characters.
+///
+/// # Errors
+/// Output that cannot be written.
+pub fn write_table(
+    out: &mut dyn Write,
+    header: &[String],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    const MAX: usize = 80;
+    let clip = |s: &str| -> String {
+        if s.chars().count() > MAX {
+            let mut cut: String = s.chars().take(MAX - 1).collect();
+            cut.push('…');
+            cut
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, c) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(clip(c).chars().count());
+            }
+        }
+    }
+    let write_row = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
+        let line: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                format!(
+                    "{:<width$}",
+                    clip(c),
+                    width = widths.get(i).copied().unwrap_or(0)
+                )
+            })
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())
+    };
+    write_row(out, header)?;
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    writeln!(out, "{}", rule.join("  "))?;
+    for row in rows {
+        write_row(out, row)?;
+    }
+    Ok(())
+}
+
+/// The event store as a hunt's sink (`hunt --store DIR`): every event in the window and
+/// every alert is appended, one transaction per batch.
+#[derive(Debug)]
+pub struct StoreSink {
+    store: Store,
+    window: Vec<trailhound_core::Event>,
+}
+
+impl StoreSink {
+    /// Opens (creating when missing) the store in `dir`.
+    ///
+    /// # Errors
+    /// The directory or database cannot be created or opened.
+    pub fn open(dir: &Path) -> anyhow::Result<StoreSink> {
+        let store = Store::open(dir)
+            .with_context(|| format!("cannot open the event store {}", dir.display()))?;
+        Ok(StoreSink {
+            store,
+            window: Vec::new(),
+        })
+    }
+
+    /// Appends the events of a batch inside `[since, until)` and the alerts raised so far.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub fn append(
+        &mut self,
+        events: &[trailhound_core::Event],
+        alerts: &[trailhound_core::Alert],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> anyhow::Result<()> {
+        self.window.clear();
+        self.window.extend(
+            events
+                .iter()
+                .filter(|e| (since..until).contains(&e.event_time()))
+                .cloned(),
+        );
+        if !self.window.is_empty() {
+            self.store
+                .append_events(&self.window)
+                .context("cannot store events")?;
+        }
+        if !alerts.is_empty() {
+            self.store
+                .append_alerts(alerts)
+                .context("cannot store alerts")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,26 @@
+//! Any bytes as one object (gzip or plain, any JSON shape): decoding must never panic, and
+//! every record found is either an event or a counted skip.
+#![no_main]
+
+use std::sync::Arc;
+
+use libfuzzer_sys::fuzz_target;
+use trailhound_ingest::{IngestOptions, ObjectClass, Scratch, decode_object};
+
+fuzz_target!(|data: &[u8]| {
+    let options = IngestOptions {
+        max_object_bytes: 8 << 20,
+        max_record_bytes: 1 << 20,
+        ..IngestOptions::default()
+    };
+    let source: Arc<str> = Arc::from("fuzz");
+    let decoded = decode_object(
+        &source,
+        ObjectClass::Log,
+        data,
+        &options,
+        &mut Scratch::default(),
+    );
+    assert_eq!(decoded.stats.events, decoded.events.len() as u64);
+    assert!(decoded.stats.records >= decoded.stats.events);
+});

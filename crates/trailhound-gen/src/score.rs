@@ -32,8 +32,10 @@ impl ScenarioScore {
 pub struct Scorecard {
     /// Per scenario, in name order.
     pub scenarios: Vec<ScenarioScore>,
-    /// Alerts that cite no labelled event.
+    /// Alerts that cite events, none of them labelled.
     pub benign_alerts: usize,
+    /// Alerts that cite no event (alarm "returned to OK" notices, gaps), not judged.
+    pub notices: usize,
     /// Benign alerts per rule (`kind:name`).
     pub benign_by_rule: BTreeMap<String, usize>,
     /// Records that are not labelled.
@@ -61,7 +63,14 @@ impl Scorecard {
         }
         let mut benign_alerts = 0;
         let mut benign_by_rule = BTreeMap::new();
+        let mut notices = 0;
         for alert in alerts {
+            // Alerts that cite no event (an alarm's "returned to OK", a gap in periodic
+            // activity) can be neither a catch nor a false alarm on an event: counted apart.
+            if alert.events.is_empty() {
+                notices += 1;
+                continue;
+            }
             let rule = format!("{}:{}", alert.rule.kind, alert.rule.name);
             let mut cited = false;
             for e in &alert.events {
@@ -81,6 +90,7 @@ impl Scorecard {
             scenarios: scenarios.into_values().collect(),
             benign_alerts,
             benign_by_rule,
+            notices,
             benign_events: total_events.saturating_sub(labels.len() as u64),
             alerts: alerts.len(),
         }
@@ -134,13 +144,14 @@ impl Scorecard {
         }
         let _ = writeln!(
             s,
-            "\n{} of {} scenarios caught; {} alerts, {} on benign events ({:.1} per million benign events over {})",
+            "\n{} of {} scenarios caught; {} alerts, {} on benign events ({:.1} per million benign events over {}), {} notices citing no event",
             self.caught(),
             self.scenarios.len(),
             self.alerts,
             self.benign_alerts,
             self.benign_per_million(),
-            self.benign_events
+            self.benign_events,
+            self.notices
         );
         for (rule, n) in &self.benign_by_rule {
             let _ = writeln!(s, "  benign: {n:>5}  {rule}");

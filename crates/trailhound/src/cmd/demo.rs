@@ -54,6 +54,7 @@ pub fn demo(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<(Vec<Alert
     );
     let hunt = HuntOptions {
         paths: vec![dir.join("AWSLogs").display().to_string()],
+        config: demo_config()?,
         ..HuntOptions::default()
     };
     let mut alerts = Vec::new();
@@ -62,6 +63,42 @@ pub fn demo(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<(Vec<Alert
     let labels = trailhound_gen::read_labels(dir)?;
     let card = Scorecard::build(&labels, &alerts, outcome.ingest.events);
     Ok((alerts, card))
+}
+
+/// The demo's configuration: the defaults plus the decoys the synthetic organisation has
+/// planted (a canary user and its access key, a honeypot table and bucket prefix), as a user
+/// would declare their own in `[[traps.traps]]`.
+fn demo_config() -> anyhow::Result<crate::config::Config> {
+    let text = format!(
+        r#"version = 1
+
+[[traps.traps]]
+name = "canary-user"
+kind = "iam-user"
+value = "{user}"
+
+[[traps.traps]]
+name = "canary-access-key"
+kind = "access-key"
+value = "{key}"
+
+[[traps.traps]]
+name = "honeypot-table"
+kind = "dynamodb-table"
+value = "{table}"
+
+[[traps.traps]]
+name = "honeypot-payroll-prefix"
+kind = "s3-prefix"
+value = "{bucket}/{prefix}"
+"#,
+        user = trailhound_gen::CANARY_USER,
+        key = trailhound_gen::CANARY_ACCESS_KEY_ID,
+        table = trailhound_gen::HONEYPOT_TABLE,
+        bucket = trailhound_gen::HONEYPOT_BUCKET,
+        prefix = trailhound_gen::HONEYPOT_PREFIX,
+    );
+    crate::config::Config::parse(&text).context("invalid demo configuration")
 }
 
 /// Runs `trailhound demo`.

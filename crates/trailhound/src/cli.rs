@@ -23,7 +23,7 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Hunt CloudTrail files, directories, stdin (-) or s3:// prefixes offline and print alerts.
+    /// Hunt CloudTrail files, directory trees or stdin (-) offline and print alerts.
     Hunt(cmd::hunt::HuntArgs),
     /// Print configuration help (a complete commented example with --example).
     Config(cmd::config::ConfigArgs),

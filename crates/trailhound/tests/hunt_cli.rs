@@ -305,3 +305,43 @@ fn state_file_round_trips() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(stderr(&refused).contains("unsupported state version 9"));
 }
+
+/// `--rules DIR` runs user Sigma rules next to the built-in pack: the SigmaHQ CloudTrail rules
+/// (read from the shared corpus beside the repository, never copied into it) fire on the
+/// fixture tree, as kind `sigma`, with their author carried for attribution.
+#[test]
+fn rules_dir_runs_sigma_rules_unchanged() {
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/sigma/rules/cloud/aws/cloudtrail");
+    assert!(
+        corpus.is_dir(),
+        "the SigmaHQ corpus is expected at {}",
+        corpus.display()
+    );
+    let corpus = corpus.display().to_string();
+    let out = hunt(&["cloudtrail", "--rules", &corpus, "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let alerts: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let sigma: Vec<&serde_json::Value> = alerts
+        .iter()
+        .filter(|a| a["rule"]["kind"] == "sigma")
+        .collect();
+    assert!(!sigma.is_empty(), "no Sigma alert on the fixtures");
+    assert!(sigma.iter().all(|a| a["rule"]["author"].is_string()));
+    // The trail-change rule fires on the fixture's StopLogging/DeleteTrail records.
+    assert!(
+        sigma
+            .iter()
+            .any(|a| a["rule"]["id"] == "4db60cc0-36fb-42b7-9b58-a5b53019fb74"),
+        "{sigma:#?}"
+    );
+    // Without --rules, no Sigma alert.
+    let plain = hunt(&["cloudtrail", "--format", "jsonl"]);
+    assert!(!stdout(&plain).contains("\"kind\":\"sigma\""));
+
+    let missing = hunt(&["cloudtrail", "--rules", "/nonexistent/rules"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

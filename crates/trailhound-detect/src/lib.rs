@@ -40,7 +40,6 @@ pub mod intel;
 pub mod metric_filter;
 pub mod policy;
 pub mod sigma;
-pub mod starter;
 pub mod trap;
 pub mod tuning;
 

@@ -40,7 +40,7 @@ fn demo_prints_alerts_and_scorecard() {
     // The kept tree has its labels, and every caught scenario names a rule.
     assert!(keep.path().join("labels.jsonl").is_file());
     assert!(keep.path().join("scenarios.json").is_file());
-    // The starter detectors catch the trail being stopped: the alert table shows it.
+    // The built-in pack catches the trail being stopped: the alert table shows it.
     let caught = stdout
         .lines()
         .find(|l| l.starts_with("cloudtrail-stopped"))

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: generates a tree of at least 5 million events (or $EVENTS), then in
-# the same run times `gzip -dc` of the whole tree to /dev/null and
-# `trailhound hunt --format jsonl > /dev/null` with every detector on, reporting events/s,
-# MB/s (compressed bytes read) and peak RSS.
+# the same run times `zcat` of the whole tree to /dev/null and `trailhound hunt` with every
+# detector family on (built-in pack, CIS metric filters, traps on the organisation's decoys,
+# anomaly detection with GeoIP/ASN enrichment, and the SigmaHQ AWS rules when
+# ../shared/corpus/sigma exists), reporting events/s, MB/s (compressed and uncompressed) and
+# peak RSS of each.
 #
 #   bench/e2e.sh [WORK_DIR]          EVENTS=1000000 bench/e2e.sh  (a smaller validation run)
+#
+# Needs python3 with mmdb-writer (scripts/test-deps.sh) for the GeoIP/ASN database, and GNU
+# time (/usr/bin/time, installed with apt-get when missing) for peak RSS.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$root/target/bench-e2e}
@@ -17,9 +22,51 @@ mkdir -p "$work"
 "$root/bench/gen_tree.sh" "$tree" "$events" | tee "$work/gen.txt"
 bin="$root/target/release/trailhound"
 count=$(sed -n 's/^wrote \([0-9]*\) events.*/\1/p' "$work/gen.txt")
+raw_mb=$(sed -n 's/^wrote [0-9]* events (\([0-9.]*\) MB uncompressed).*/\1/p' "$work/gen.txt")
 bytes=$(find "$tree/AWSLogs" -name '*.json.gz' -printf '%s\n' | awk '{s+=$1} END {print s}')
 files=$(find "$tree/AWSLogs" -name '*.json.gz' | wc -l)
-echo "tree: $count events, $files files, $(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}') MB compressed"
+echo "tree: $count events, $files files, $(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}') MB compressed, $raw_mb MB uncompressed"
+
+# A GeoIP/ASN database of the generator's networks (networks.json), for the anomaly family.
+python3 - "$tree/networks.json" "$work/networks.mmdb" <<'PY'
+import json, sys
+from netaddr import IPSet
+from mmdb_writer import MMDBWriter
+db = MMDBWriter(ip_version=6, database_type='GeoIP2-Country', languages=['en'],
+                description='trailhound generated networks', ipv4_compatible=True)
+for n in json.load(open(sys.argv[1])):
+    db.insert_network(IPSet([n['cidr']]), {'country': {'iso_code': n['country']},
+        'autonomous_system_number': n['asn'], 'autonomous_system_organization': n['org']})
+db.to_db_file(sys.argv[2])
+PY
+cat >"$work/trailhound.toml" <<EOF
+version = 1
+[enrich]
+mmdb = ["$work/networks.mmdb"]
+[[traps.traps]]
+name = "canary-user"
+kind = "iam-user"
+value = "svc-backup-legacy"
+[[traps.traps]]
+name = "canary-access-key"
+kind = "access-key"
+value = "AKIA5CANARYBACKUP012"
+[[traps.traps]]
+name = "honeypot-table"
+kind = "dynamodb-table"
+value = "customer-pii-export"
+[[traps.traps]]
+name = "honeypot-payroll-prefix"
+kind = "s3-prefix"
+value = "example-finance-archive/payroll/"
+EOF
+rules=()
+families="built-in pack, CIS metric filters, traps, anomaly with GeoIP/ASN"
+sigma="$root/../shared/corpus/sigma"
+if [ -d "$sigma" ]; then
+  rules=(--rules "$sigma")
+  families="$families, SigmaHQ AWS rules"
+fi
 
 measure() { # name command...
   local name=$1; shift
@@ -27,19 +74,21 @@ measure() { # name command...
   local start end
   start=$(date +%s.%N)
   if [ -x /usr/bin/time ]; then
-    /usr/bin/time -v -o "$log" "$@" >/dev/null
+    /usr/bin/time -v -o "$log" "$@" >"$work/$name.out"
   else
-    "$@" >/dev/null
+    "$@" >"$work/$name.out"
   fi
   end=$(date +%s.%N)
   local rss="n/a"
   if [ -f "$log" ]; then
     rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f MB", $2/1024}' "$log")
   fi
-  awk -v n="$name" -v s="$start" -v e="$end" -v c="$count" -v b="$bytes" -v r="$rss" 'BEGIN {
-    t = e - s; printf "%-8s %8.2fs %12.0f events/s %8.1f MB/s  peak RSS %s\n", n, t, c / t, b / 1e6 / t, r }'
+  awk -v n="$name" -v s="$start" -v e="$end" -v c="$count" -v b="$bytes" -v u="$raw_mb" -v r="$rss" 'BEGIN {
+    t = e - s; printf "%-6s %8.2fs %10.0f events/s %7.1f MB/s compressed %7.1f MB/s uncompressed  peak RSS %s\n",
+      n, t, c / t, b / 1e6 / t, u / t, r }'
 }
 
-echo "--- same tree, same run ---"
-measure gzip-dc sh -c "find '$tree/AWSLogs' -name '*.json.gz' -print0 | xargs -0 cat | gzip -dc"
-measure hunt "$bin" hunt "$tree/AWSLogs" --format jsonl --quiet
+echo "--- same tree, same run ($(nproc) cores) ---"
+measure zcat sh -c "find '$tree/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 zcat"
+measure hunt "$bin" hunt "$tree/AWSLogs" --config "$work/trailhound.toml" "${rules[@]}" --format jsonl --quiet
+echo "hunt: $(wc -l <"$work/hunt.out") alerts ($families)"

@@ -20,3 +20,19 @@ pip_need() {
 # One line per Python package the tests use.
 pip_need mmdb-writer mmdb_writer
 pip_need duckdb duckdb
+# moto's local S3/SQS/SNS server for the live-ingestion and SNS delivery tests.
+pip_need 'moto[server]' moto.server
+
+# Headless Chromium and playwright-core for the web UI's browser tests
+# (crates/trailhound-server/e2e/run.sh).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test-deps: installing chromium" >&2
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver
+fi
+if command -v npm >/dev/null 2>&1; then
+  (cd "$(dirname "$0")/../crates/trailhound-server/e2e" && npm ci --no-audit --no-fund --silent)
+else
+  echo "test-deps: npm not found: the browser tests will fail" >&2
+fi

@@ -5,3 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/test-deps.sh
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# Browser tests of the web UI, after the cargo tests (headless Chromium).
+bash crates/trailhound-server/e2e/run.sh

@@ -3,10 +3,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use trailhound_sigma::{RuleSet, SigmaConfig, lint_sources, RuleSource};
+use trailhound_sigma::{RuleSet, RuleSource, SigmaConfig, lint_sources};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = RuleSet::from_texts([("fuzz.yml", text)], &SigmaConfig::default());
-    let _ = lint_sources(&[RuleSource { path: "fuzz.yml".into(), text: text.to_owned() }], &SigmaConfig::default());
+    let _ = lint_sources(
+        &[RuleSource {
+            path: "fuzz.yml".into(),
+            text: text.to_owned(),
+        }],
+        &SigmaConfig::default(),
+    );
 });

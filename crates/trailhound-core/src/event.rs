@@ -260,56 +260,50 @@ impl Event {
         }
         let view: RecordView<'_> =
             serde_json::from_str(&raw).map_err(|source| Error::Json { source })?;
-        let event_time = view.event_time.ok_or(Error::NotARecord {
-            missing: "eventTime",
-        })?;
-        let event_time = Timestamp::parse(&event_time)?;
-        let event_source = small(view.event_source).ok_or(Error::NotARecord {
-            missing: "eventSource",
-        })?;
-        let event_name = small(view.event_name).ok_or(Error::NotARecord {
-            missing: "eventName",
-        })?;
-        let user_identity = view
-            .user_identity
-            .map(UserIdentityView::build)
-            .unwrap_or_default();
-        let inner = EventInner {
-            event_time,
-            event_version: small(view.event_version).unwrap_or_default(),
-            event_source,
-            event_name,
-            aws_region: small(view.aws_region).unwrap_or_default(),
-            recipient_account_id: small(view.recipient_account_id),
-            user_identity,
-            source: view
-                .source_ip_address
-                .as_deref()
-                .map(SourceAddress::new)
-                .unwrap_or_default(),
-            user_agent: view.user_agent.map(|s| s.into_owned().into_boxed_str()),
-            error_code: small(view.error_code),
-            error_message: view.error_message.map(|s| s.into_owned().into_boxed_str()),
-            read_only: view.read_only.map(|b| b.0),
-            event_id: small(view.event_id).unwrap_or_default(),
-            event_type: small(view.event_type),
-            management_event: view.management_event.map(|b| b.0),
-            shared_event_id: small(view.shared_event_id),
-            tls_details: view.tls_details.map(|t| TlsDetails {
-                tls_version: small(t.tls_version),
-                cipher_suite: small(t.cipher_suite),
-                client_provided_host_header: small(t.client_provided_host_header),
-            }),
-            raw: Box::default(),
-            origin,
-            json: OnceLock::new(),
-            enrichment: OnceLock::new(),
+        let inner = build_inner(view, origin)?;
+        Ok(Event::with_raw(inner, raw))
+    }
+
+    /// Decodes the record that starts at the beginning of `text` (which must start with `{`)
+    /// and says how many bytes it spans; whatever follows it is not read. This is the
+    /// single-pass path for the elements of a `{"Records":[…]}` array: the record is split off
+    /// and its fields read in the same scan.
+    ///
+    /// The outer error means the JSON itself could not be read (syntax, or a field of the
+    /// wrong shape), so the record's extent is unknown. The inner result is
+    /// [`Event::from_json`]'s verdict on a record whose extent is known: its length comes
+    /// with it either way, so a caller can skip a non-CloudTrail object and read on.
+    ///
+    /// # Errors
+    /// [`Error::Json`] when the text at the start is not a complete JSON object;
+    /// [`Error::NotARecord`] when it does not start with `{`.
+    pub fn from_json_prefix(text: &str, origin: Origin) -> Result<(usize, Result<Event>)> {
+        if !text.starts_with('{') {
+            return Err(Error::NotARecord {
+                missing: "a JSON object",
+            });
+        }
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<RecordView<'_>>();
+        let view = match stream.next() {
+            Some(Ok(view)) => view,
+            Some(Err(source)) => return Err(Error::Json { source }),
+            None => {
+                return Err(Error::NotARecord {
+                    missing: "a JSON object",
+                });
+            }
         };
-        let mut inner = inner;
+        let len = stream.byte_offset();
+        let raw = text.get(..len).unwrap_or(text);
+        let event = build_inner(view, origin).map(|inner| Event::with_raw(inner, raw.into()));
+        Ok((len, event))
+    }
+
+    fn with_raw(mut inner: EventInner, raw: Box<str>) -> Event {
         inner.raw = raw;
-        Ok(Event {
+        Event {
             inner: Arc::new(inner),
-        })
+        }
     }
 
     /// `eventTime`.
@@ -525,6 +519,55 @@ impl Event {
                 .unwrap_or_else(|| "unknown".to_owned()),
         }
     }
+}
+
+/// The hot fields of a parsed record view; `raw` is set by the caller.
+fn build_inner(view: RecordView<'_>, origin: Origin) -> Result<EventInner> {
+    let event_time = view.event_time.ok_or(Error::NotARecord {
+        missing: "eventTime",
+    })?;
+    let event_time = Timestamp::parse(&event_time)?;
+    let event_source = small(view.event_source).ok_or(Error::NotARecord {
+        missing: "eventSource",
+    })?;
+    let event_name = small(view.event_name).ok_or(Error::NotARecord {
+        missing: "eventName",
+    })?;
+    let user_identity = view
+        .user_identity
+        .map(UserIdentityView::build)
+        .unwrap_or_default();
+    Ok(EventInner {
+        event_time,
+        event_version: small(view.event_version).unwrap_or_default(),
+        event_source,
+        event_name,
+        aws_region: small(view.aws_region).unwrap_or_default(),
+        recipient_account_id: small(view.recipient_account_id),
+        user_identity,
+        source: view
+            .source_ip_address
+            .as_deref()
+            .map(SourceAddress::new)
+            .unwrap_or_default(),
+        user_agent: view.user_agent.map(|s| s.into_owned().into_boxed_str()),
+        error_code: small(view.error_code),
+        error_message: view.error_message.map(|s| s.into_owned().into_boxed_str()),
+        read_only: view.read_only.map(|b| b.0),
+        event_id: small(view.event_id).unwrap_or_default(),
+        event_type: small(view.event_type),
+        management_event: view.management_event.map(|b| b.0),
+        shared_event_id: small(view.shared_event_id),
+        tls_details: view.tls_details.map(|t| TlsDetails {
+            tls_version: small(t.tls_version),
+            cipher_suite: small(t.cipher_suite),
+            client_provided_host_header: small(t.client_provided_host_header),
+        }),
+        raw: Box::default(),
+        origin,
+        json: OnceLock::new(),
+        enrichment: OnceLock::new(),
+    })
 }
 
 fn small(value: Option<Cow<'_, str>>) -> Option<SmallStr> {
@@ -842,6 +885,44 @@ mod tests {
         assert!(matches!(
             Event::from_json("{", Origin::new("x", 0)),
             Err(Error::Json { .. })
+        ));
+    }
+
+    #[test]
+    fn prefix_decodes_one_record_and_its_extent() {
+        let text = format!("{ROLE} , {{\"next\":1}}]}}");
+        let (len, event) = Event::from_json_prefix(&text, Origin::new("f.json", 0)).unwrap();
+        assert_eq!(len, ROLE.len());
+        let event = event.unwrap();
+        assert_eq!(event.raw(), ROLE);
+        let whole = Event::from_json(ROLE, Origin::new("f.json", 0)).unwrap();
+        assert_eq!(event.user_identity(), whole.user_identity());
+        assert_eq!(event.event_time(), whole.event_time());
+        assert_eq!(event.tls_details(), whole.tls_details());
+    }
+
+    #[test]
+    fn prefix_reports_record_errors_with_extent() {
+        let (len, event) =
+            Event::from_json_prefix(r#"{"a":{"b":[1,2]}},{"c":2}"#, Origin::new("x", 0)).unwrap();
+        assert_eq!(len, 17);
+        assert!(matches!(
+            event,
+            Err(Error::NotARecord {
+                missing: "eventTime"
+            })
+        ));
+        assert!(matches!(
+            Event::from_json_prefix(r#"{"eventTime":"#, Origin::new("x", 0)),
+            Err(Error::Json { .. })
+        ));
+        assert!(matches!(
+            Event::from_json_prefix(r#"{"userIdentity":"x"}"#, Origin::new("x", 0)),
+            Err(Error::Json { .. })
+        ));
+        assert!(matches!(
+            Event::from_json_prefix(" {}", Origin::new("x", 0)),
+            Err(Error::NotARecord { .. })
         ));
     }
 

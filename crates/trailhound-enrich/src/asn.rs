@@ -1,14 +1,16 @@
 use std::net::IpAddr;
 use std::path::Path;
 
+use crate::net::{self, RangeTable};
 use crate::{Error, Result};
 
 /// ASN ranges from the ip-location-db CSV format `start_ip,end_ip,asn,org`, searchable by
 /// address (binary search over sorted, non-overlapping ranges).
 #[derive(Debug, Clone, Default)]
 pub struct AsnRanges {
-    v4: Vec<(u32, u32, u32, u32)>,
-    v6: Vec<(u128, u128, u32, u32)>,
+    /// Ranges with (AS number, organisation index).
+    v4: RangeTable<u32, (u32, u32)>,
+    v6: RangeTable<u128, (u32, u32)>,
     orgs: Vec<Box<str>>,
 }
 
@@ -18,11 +20,7 @@ impl AsnRanges {
     /// # Errors
     /// [`Error::Read`] when it cannot be read, [`Error::AsnCsv`] for a malformed line.
     pub fn open(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse_csv(&text)
+        Self::parse_csv(&net::read_text(path)?)
     }
 
     /// Parses CSV text. Blank lines and a header line starting with `start` are skipped; the
@@ -42,8 +40,8 @@ impl AsnRanges {
                 message,
             })?;
         }
-        ranges.v4.sort_unstable();
-        ranges.v6.sort_unstable();
+        ranges.v4.sort();
+        ranges.v6.sort();
         Ok(ranges)
     }
 
@@ -51,20 +49,9 @@ impl AsnRanges {
     pub fn extend(&mut self, other: AsnRanges) {
         let base = u32::try_from(self.orgs.len()).unwrap_or(u32::MAX);
         self.orgs.extend(other.orgs);
-        self.v4.extend(
-            other
-                .v4
-                .into_iter()
-                .map(|(s, e, a, o)| (s, e, a, o.saturating_add(base))),
-        );
-        self.v6.extend(
-            other
-                .v6
-                .into_iter()
-                .map(|(s, e, a, o)| (s, e, a, o.saturating_add(base))),
-        );
-        self.v4.sort_unstable();
-        self.v6.sort_unstable();
+        let rebase = |(asn, org): (u32, u32)| (asn, org.saturating_add(base));
+        self.v4.extend_map(other.v4, rebase);
+        self.v6.extend_map(other.v6, rebase);
     }
 
     fn add_line(&mut self, line: &str) -> std::result::Result<(), String> {
@@ -91,10 +78,10 @@ impl AsnRanges {
         let org_index = u32::try_from(self.orgs.len()).unwrap_or(u32::MAX);
         match (start, end) {
             (IpAddr::V4(s), IpAddr::V4(e)) => {
-                self.v4.push((u32::from(s), u32::from(e), asn, org_index))
+                self.v4.push(u32::from(s), u32::from(e), (asn, org_index));
             }
             (IpAddr::V6(s), IpAddr::V6(e)) => {
-                self.v6.push((u128::from(s), u128::from(e), asn, org_index))
+                self.v6.push(u128::from(s), u128::from(e), (asn, org_index));
             }
             _ => return Err("start_ip and end_ip of different families".to_owned()),
         }
@@ -117,21 +104,12 @@ impl AsnRanges {
     /// The AS number and organisation of an address.
     #[must_use]
     pub fn lookup(&self, ip: IpAddr) -> Option<(u32, &str)> {
-        let (asn, org) = match ip {
-            IpAddr::V4(v4) => find(&self.v4, u32::from(v4))?,
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => find(&self.v4, u32::from(v4))?,
-                None => find(&self.v6, u128::from(v6))?,
-            },
+        let (asn, org) = match net::canonical(ip) {
+            IpAddr::V4(v4) => self.v4.lookup(u32::from(v4))?,
+            IpAddr::V6(v6) => self.v6.lookup(u128::from(v6))?,
         };
         Some((asn, self.orgs.get(org as usize).map_or("", |o| o)))
     }
-}
-
-fn find<T: Ord + Copy>(ranges: &[(T, T, u32, u32)], ip: T) -> Option<(u32, u32)> {
-    let after = ranges.partition_point(|r| r.0 <= ip);
-    let candidate = ranges.get(after.checked_sub(1)?)?;
-    (ip <= candidate.1).then_some((candidate.2, candidate.3))
 }
 
 #[cfg(test)]

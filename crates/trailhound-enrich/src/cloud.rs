@@ -4,6 +4,7 @@ use std::path::Path;
 use foldhash::HashMap;
 use serde::Deserialize;
 
+use crate::net::{self, PrefixTable};
 use crate::{Error, Result};
 
 /// Cloud address ranges from AWS's published `ip-ranges.json`, searched by longest prefix.
@@ -13,11 +14,9 @@ use crate::{Error, Result};
 /// service wins over `AMAZON`.
 #[derive(Debug, Clone, Default)]
 pub struct CloudRanges {
-    /// (prefix length, network) → tag index, for IPv4 and IPv6.
-    v4: HashMap<(u8, u32), u32>,
-    v6: HashMap<(u8, u128), u32>,
-    v4_lengths: Vec<u8>,
-    v6_lengths: Vec<u8>,
+    /// Networks → tag index, for IPv4 and IPv6.
+    v4: PrefixTable<u32>,
+    v6: PrefixTable<u128>,
     tags: Vec<Box<str>>,
 }
 
@@ -45,11 +44,7 @@ impl CloudRanges {
     /// # Errors
     /// [`Error::Read`] or [`Error::IpRanges`].
     pub fn open(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse_aws(&text)
+        Self::parse_aws(&net::read_text(path)?)
     }
 
     /// Parses the text of an `ip-ranges.json` file.
@@ -66,7 +61,7 @@ impl CloudRanges {
             let Some(text) = prefix.ip_prefix.as_deref() else {
                 continue;
             };
-            let net: ipnet::IpNet = text.parse().map_err(|_| Error::IpRanges {
+            let network: ipnet::IpNet = text.parse().map_err(|_| Error::IpRanges {
                 message: format!("prefix {text:?} is not a network"),
             })?;
             let service = prefix.service.as_deref().unwrap_or("AMAZON");
@@ -78,29 +73,19 @@ impl CloudRanges {
                 next
             });
             let umbrella = service == "AMAZON";
-            match net.trunc() {
+            match network {
                 ipnet::IpNet::V4(n) => {
-                    let key = (n.prefix_len(), u32::from(n.network()));
-                    if !umbrella || !ranges.v4.contains_key(&key) {
-                        ranges.v4.insert(key, index);
-                    }
+                    ranges
+                        .v4
+                        .insert(n.prefix_len(), u32::from(n.network()), index, umbrella);
                 }
                 ipnet::IpNet::V6(n) => {
-                    let key = (n.prefix_len(), u128::from(n.network()));
-                    if !umbrella || !ranges.v6.contains_key(&key) {
-                        ranges.v6.insert(key, index);
-                    }
+                    ranges
+                        .v6
+                        .insert(n.prefix_len(), u128::from(n.network()), index, umbrella);
                 }
             }
         }
-        let mut v4: Vec<u8> = ranges.v4.keys().map(|k| k.0).collect();
-        v4.sort_unstable_by(|a, b| b.cmp(a));
-        v4.dedup();
-        let mut v6: Vec<u8> = ranges.v6.keys().map(|k| k.0).collect();
-        v6.sort_unstable_by(|a, b| b.cmp(a));
-        v6.dedup();
-        ranges.v4_lengths = v4;
-        ranges.v6_lengths = v6;
         Ok(ranges)
     }
 
@@ -119,33 +104,9 @@ impl CloudRanges {
     /// The cloud tag of an address (`aws:EC2:us-east-1`), by longest prefix.
     #[must_use]
     pub fn lookup(&self, ip: IpAddr) -> Option<&str> {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-            v4 => v4,
-        };
-        let index = match ip {
-            IpAddr::V4(v4) => {
-                let bits = u32::from(v4);
-                self.v4_lengths.iter().find_map(|&len| {
-                    let mask = if len == 0 {
-                        0
-                    } else {
-                        u32::MAX << (32 - u32::from(len))
-                    };
-                    self.v4.get(&(len, bits & mask)).copied()
-                })?
-            }
-            IpAddr::V6(v6) => {
-                let bits = u128::from(v6);
-                self.v6_lengths.iter().find_map(|&len| {
-                    let mask = if len == 0 {
-                        0
-                    } else {
-                        u128::MAX << (128 - u32::from(len))
-                    };
-                    self.v6.get(&(len, bits & mask)).copied()
-                })?
-            }
+        let index = match net::canonical(ip) {
+            IpAddr::V4(v4) => self.v4.lookup(u32::from(v4))?,
+            IpAddr::V6(v6) => self.v6.lookup(u128::from(v6))?,
         };
         self.tags.get(index as usize).map(|t| &**t)
     }

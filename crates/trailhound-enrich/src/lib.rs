@@ -28,6 +28,7 @@ mod config;
 mod enricher;
 mod error;
 mod mmdb;
+mod net;
 
 pub use asn::AsnRanges;
 pub use cloud::CloudRanges;

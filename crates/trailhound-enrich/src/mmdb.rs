@@ -85,11 +85,7 @@ impl GeoDatabase {
     /// # Errors
     /// [`Error::Read`] or [`Error::Mmdb`].
     pub fn open(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_bytes(bytes, path)
+        Self::from_bytes(crate::net::read_bytes(path)?, path)
     }
 
     /// A database from its bytes; `path` is for messages.

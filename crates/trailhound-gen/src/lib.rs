@@ -13,6 +13,7 @@
 //! ```
 
 mod benign;
+pub mod digests;
 mod emit;
 pub mod geo;
 mod ident;
@@ -31,6 +32,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use trailhound_core::Timestamp;
 
+pub use digests::{DigestSummary, write_digests};
 pub use emit::Label;
 pub use org::{
     Account, App, CANARY_ACCESS_KEY_ID, CANARY_USER, HONEYPOT_BUCKET, HONEYPOT_PREFIX,
@@ -78,6 +80,9 @@ pub enum Error {
     /// An option is out of range.
     #[error("invalid option: {0}")]
     Invalid(String),
+    /// Digest files could not be signed or written.
+    #[error("digest files: {0}")]
+    Digests(String),
 }
 
 /// Result of the generator.
@@ -313,6 +318,7 @@ pub fn generate(options: &GenOptions, progress: &(dyn Fn(u64) + Sync)) -> Result
         });
     }
     write_labels(&options.out, &labels, &summary)?;
+    write_networks(&options.out)?;
     tracing::info!(events = summary.events, files = summary.files, "generated");
     Ok(summary)
 }
@@ -362,6 +368,19 @@ fn write_labels(out: &Path, labels: &[Label], summary: &Summary) -> Result<()> {
         source,
     })?;
     let path = out.join("scenarios.json");
+    fs::write(&path, json + "\n").map_err(|source| Error::Write { path, source })
+}
+
+/// The file beside `labels.jsonl` listing [`geo::NETWORKS`], the networks every generated
+/// public address comes from, to build a matching GeoIP/ASN database.
+pub const NETWORKS_FILE: &str = "networks.json";
+
+fn write_networks(out: &Path) -> Result<()> {
+    let json = serde_json::to_string_pretty(geo::NETWORKS).map_err(|source| Error::Json {
+        what: "networks",
+        source,
+    })?;
+    let path = out.join(NETWORKS_FILE);
     fs::write(&path, json + "\n").map_err(|source| Error::Write { path, source })
 }
 

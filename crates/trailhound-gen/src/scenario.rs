@@ -150,7 +150,7 @@ pub const SCENARIOS: &[ScenarioInfo] = &[
     ),
     s!(
         "secrets-retrieval",
-        "A principal reads many Secrets Manager secrets in minutes.",
+        "Stolen application role credentials, used from outside AWS, read many Secrets Manager secrets in minutes.",
         ["T1555.006"],
         ["builtin", "anomaly"]
     ),
@@ -243,6 +243,27 @@ impl Ctx<'_> {
         }
     }
 
+    /// An application's instance-role credentials (an EC2 application's when there is one),
+    /// taken from the instance and used from a hosting provider's address with Boto3.
+    fn stolen_app_role(&mut self) -> Option<(crate::org::App, Actor)> {
+        let account = &self.org.accounts[self.a];
+        let app = account
+            .apps
+            .iter()
+            .find(|a| a.runtime == Runtime::Ec2)
+            .or(account.apps.first())?
+            .clone();
+        let hour = self.t - self.t.rem_euclid(3600);
+        let session = app.sessions.first()?.clone();
+        let actor = Actor {
+            identity: app_identity(account, &app, &session, hour),
+            principal: ident::session_arn(&account.id, &app.role.name, &session),
+            ip: attacker_ip(&mut self.em.rng),
+            ua: PACU_UA,
+        };
+        Some((app, actor))
+    }
+
     /// A person's Identity Center session from `ip`.
     fn sso_person(&mut self, p: usize, ip: String, ua: &'static str) -> Actor {
         let account = &self.org.accounts[self.a];
@@ -297,9 +318,73 @@ impl Ctx<'_> {
             .emit_labelled(&call, region, self.name, &actor.principal)
     }
 
-    fn labelled(&mut self, call: &Call<'_>, principal: &str) -> String {
+    /// What an attacker does first with credentials: `GetCallerIdentity`, then `ListBuckets`
+    /// `step` seconds later (failing with `error` when given).
+    fn probe(&mut self, actor: &Actor, error: Option<(&str, &str)>, step: i64) {
+        self.call(
+            actor,
+            "sts.amazonaws.com",
+            "GetCallerIdentity",
+            "",
+            "",
+            None,
+            0,
+        );
+        self.call(
+            actor,
+            "s3.amazonaws.com",
+            "ListBuckets",
+            r#"{"Host":"s3.amazonaws.com"}"#,
+            "",
+            error,
+            step,
+        );
+    }
+
+    /// A labelled, read-only data event (S3 object or DynamoDB item level) at the current
+    /// time, in the account's primary region.
+    fn data_read(&mut self, actor: &Actor, source: &str, name: &str, parts: &DataParts) -> String {
         let region = self.region();
-        self.em.emit_labelled(call, region, self.name, principal)
+        let acct = self.org.accounts[self.a].id.clone();
+        let call = Call {
+            ip: &actor.ip,
+            user_agent: actor.ua,
+            request: &parts.request,
+            additional: &parts.additional,
+            resources: &parts.resources,
+            category: Category::Data,
+            read_only: true,
+            ..Call::new(self.t, &actor.identity, source, name, region, &acct)
+        };
+        self.em
+            .emit_labelled(&call, region, self.name, &actor.principal)
+    }
+}
+
+/// Request parameters, additional event data and resources of a data event.
+struct DataParts {
+    request: String,
+    additional: String,
+    resources: String,
+}
+
+impl DataParts {
+    /// A DynamoDB item-level call on `table` with `request`.
+    fn table(request: String, acct: &str, region: &str, table: &str) -> Self {
+        DataParts {
+            request,
+            additional: String::new(),
+            resources: table_resources(acct, region, table),
+        }
+    }
+
+    /// From the `(request, additional, resources)` triple of [`s3_object`].
+    fn s3((request, additional, resources): (String, String, String)) -> Self {
+        DataParts {
+            request,
+            additional,
+            resources,
+        }
     }
 }
 
@@ -377,80 +462,36 @@ fn snapshot_exfil(cx: &mut Ctx<'_>) {
 }
 
 fn ssrf(cx: &mut Ctx<'_>) {
-    let account = &cx.org.accounts[cx.a];
-    let app = account
-        .apps
-        .iter()
-        .find(|a| a.runtime == Runtime::Ec2)
-        .or(account.apps.first())
-        .cloned();
-    let Some(app) = app else { return };
-    let hour = cx.t - cx.t.rem_euclid(3600);
-    let session = app.sessions[0].clone();
-    let identity = app_identity(account, &app, &session, hour);
-    let actor = Actor {
-        identity,
-        principal: ident::session_arn(&account.id, &app.role.name, &session),
-        ip: attacker_ip(&mut cx.em.rng),
-        ua: PACU_UA,
+    let Some((app, actor)) = cx.stolen_app_role() else {
+        return;
     };
-    cx.call(
-        &actor,
-        "sts.amazonaws.com",
-        "GetCallerIdentity",
-        "",
-        "",
-        None,
-        0,
-    );
-    cx.call(
-        &actor,
-        "s3.amazonaws.com",
-        "ListBuckets",
-        r#"{"Host":"s3.amazonaws.com"}"#,
-        "",
-        None,
-        4,
-    );
-    let acct = account.id.clone();
+    cx.probe(&actor, None, 4);
+    let acct = cx.acct().to_owned();
     let region = cx.region();
     for i in 0..40 {
         cx.t += cx.em.rng.random_range(1..4);
-        let (name, req, add, res) = if i % 8 == 0 {
-            let req = format!(
+        let (name, parts) = if i % 8 == 0 {
+            let request = format!(
                 "{{\"list-type\":\"2\",\"bucketName\":\"{}\",\"Host\":\"{}.s3.{region}.amazonaws.com\",\"prefix\":\"\",\"continuation-token\":\"\"}}",
                 app.bucket, app.bucket
             );
-            let res = format!(
+            let resources = format!(
                 "[{{\"accountId\":\"{acct}\",\"type\":\"AWS::S3::Bucket\",\"ARN\":\"arn:aws:s3:::{}\"}}]",
                 app.bucket
             );
-            ("ListObjects", req, String::new(), res)
+            let parts = DataParts {
+                request,
+                additional: String::new(),
+                resources,
+            };
+            ("ListObjects", parts)
         } else {
             let key = format!("data/export/part-{i:05}.json");
             let size = cx.em.rng.random_range(50_000..5_000_000);
-            let (req, add, res) =
-                s3_object(&app.bucket, &key, region, &acct, size, 0, &mut cx.em.rng);
-            ("GetObject", req, add, res)
+            let object = s3_object(&app.bucket, &key, region, &acct, size, 0, &mut cx.em.rng);
+            ("GetObject", DataParts::s3(object))
         };
-        let call = Call {
-            ip: &actor.ip,
-            user_agent: actor.ua,
-            request: &req,
-            additional: &add,
-            resources: &res,
-            category: Category::Data,
-            read_only: true,
-            ..Call::new(
-                cx.t,
-                &actor.identity,
-                "s3.amazonaws.com",
-                name,
-                region,
-                &acct,
-            )
-        };
-        cx.labelled(&call, &actor.principal);
+        cx.data_read(&actor, "s3.amazonaws.com", name, &parts);
     }
 }
 
@@ -478,24 +519,8 @@ fn insider_dynamodb(cx: &mut Ctx<'_>) {
         let req = format!(
             "{{\"tableName\":\"{table}\",\"limit\":1000,\"exclusiveStartKey\":{{\"pk\":\"HIDDEN_DUE_TO_SECURITY_REASONS\"}}}}"
         );
-        let res = table_resources(&acct, region, &table);
-        let call = Call {
-            ip: &actor.ip,
-            user_agent: actor.ua,
-            request: &req,
-            resources: &res,
-            category: Category::Data,
-            read_only: true,
-            ..Call::new(
-                cx.t,
-                &actor.identity,
-                "dynamodb.amazonaws.com",
-                "Scan",
-                region,
-                &acct,
-            )
-        };
-        cx.labelled(&call, &actor.principal);
+        let parts = DataParts::table(req, &acct, region, &table);
+        cx.data_read(&actor, "dynamodb.amazonaws.com", "Scan", &parts);
     }
     let req = format!(
         "{{\"tableArn\":\"{tarn}\",\"s3Bucket\":\"exfil-{}\",\"exportFormat\":\"DYNAMODB_JSON\"}}",
@@ -562,24 +587,7 @@ fn canary(cx: &mut Ctx<'_>) {
         ip: attacker_ip(&mut cx.em.rng),
         ua: ATTACK_UA,
     };
-    cx.call(
-        &actor,
-        "sts.amazonaws.com",
-        "GetCallerIdentity",
-        "",
-        "",
-        None,
-        0,
-    );
-    cx.call(
-        &actor,
-        "s3.amazonaws.com",
-        "ListBuckets",
-        r#"{"Host":"s3.amazonaws.com"}"#,
-        "",
-        Some(("AccessDenied", "Access Denied")),
-        6,
-    );
+    cx.probe(&actor, Some(("AccessDenied", "Access Denied")), 6);
     cx.call(
         &actor,
         "iam.amazonaws.com",
@@ -601,28 +609,12 @@ fn honeypot(cx: &mut Ctx<'_>) {
     for name in ["GetItem", "Scan"] {
         cx.t += 8;
         let req = format!("{{\"tableName\":\"{HONEYPOT_TABLE}\",\"limit\":100}}");
-        let res = table_resources(&acct, region, HONEYPOT_TABLE);
-        let call = Call {
-            ip: &actor.ip,
-            user_agent: actor.ua,
-            request: &req,
-            resources: &res,
-            category: Category::Data,
-            read_only: true,
-            ..Call::new(
-                cx.t,
-                &actor.identity,
-                "dynamodb.amazonaws.com",
-                name,
-                region,
-                &acct,
-            )
-        };
-        cx.labelled(&call, &actor.principal);
+        let parts = DataParts::table(req, &acct, region, HONEYPOT_TABLE);
+        cx.data_read(&actor, "dynamodb.amazonaws.com", name, &parts);
     }
     cx.t += 30;
     let key = format!("{HONEYPOT_PREFIX}2025/payroll-export-q4.csv");
-    let (req, add, res) = s3_object(
+    let object = s3_object(
         HONEYPOT_BUCKET,
         &key,
         region,
@@ -631,24 +623,12 @@ fn honeypot(cx: &mut Ctx<'_>) {
         0,
         &mut cx.em.rng,
     );
-    let call = Call {
-        ip: &actor.ip,
-        user_agent: actor.ua,
-        request: &req,
-        additional: &add,
-        resources: &res,
-        category: Category::Data,
-        read_only: true,
-        ..Call::new(
-            cx.t,
-            &actor.identity,
-            "s3.amazonaws.com",
-            "GetObject",
-            region,
-            &acct,
-        )
-    };
-    cx.labelled(&call, &actor.principal);
+    cx.data_read(
+        &actor,
+        "s3.amazonaws.com",
+        "GetObject",
+        &DataParts::s3(object),
+    );
 }
 
 const RECON: &[(&str, &str)] = &[
@@ -1166,7 +1146,9 @@ fn ssm_command(cx: &mut Ctx<'_>) {
 }
 
 fn secrets_retrieval(cx: &mut Ctx<'_>) {
-    let actor = cx.stolen_user();
+    let Some((_, actor)) = cx.stolen_app_role() else {
+        return;
+    };
     let acct = cx.acct().to_owned();
     let region = cx.region();
     cx.call(

@@ -149,6 +149,15 @@ impl ObjectDecoder<'_> {
                 )
             }
         };
+        if object
+            && !bad_utf8
+            && let Some(records) = self.fast_records(text)
+        {
+            for (index, raw, event) in records {
+                self.record_with(raw, index, move || event);
+            }
+            return;
+        }
         let mut raws: Vec<&RawValue> = Vec::new();
         let mut shape = Shape::default();
         let mut de = serde_json::Deserializer::from_str(text);
@@ -227,7 +236,58 @@ impl ObjectDecoder<'_> {
         }
     }
 
+    /// The single-pass reader for the shape CloudTrail writes, `{"Records":[{…},…]}`: each
+    /// record is split off and its fields decoded in the same scan. `None` when the text is
+    /// anything else or some record is not readable JSON; the general path then reads the
+    /// whole text again and reports exactly what is wrong, so results never depend on which
+    /// path ran.
+    #[allow(clippy::type_complexity)]
+    fn fast_records<'t>(
+        &self,
+        text: &'t str,
+    ) -> Option<Vec<(u32, &'t str, trailhound_core::Result<Event>)>> {
+        let mut rest = skip_ws(text).strip_prefix('{')?;
+        rest = skip_ws(rest).strip_prefix("\"Records\"")?;
+        rest = skip_ws(rest).strip_prefix(':')?;
+        rest = skip_ws(rest).strip_prefix('[')?;
+        rest = skip_ws(rest);
+        let mut out = Vec::with_capacity(text.len() / 1024 + 1);
+        if let Some(after) = rest.strip_prefix(']') {
+            rest = after;
+        } else {
+            loop {
+                let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
+                let origin = Origin::new(Arc::clone(self.source), index);
+                let (len, event) = Event::from_json_prefix(rest, origin).ok()?;
+                let (raw, after) = rest.split_at_checked(len)?;
+                out.push((index, raw, event));
+                rest = skip_ws(after);
+                if let Some(after) = rest.strip_prefix(',') {
+                    rest = skip_ws(after);
+                } else {
+                    rest = rest.strip_prefix(']')?;
+                    break;
+                }
+            }
+        }
+        rest = skip_ws(rest).strip_prefix('}')?;
+        skip_ws(rest).is_empty().then_some(out)
+    }
+
     fn record(&mut self, raw: &str, index: u32) {
+        let source = self.source;
+        self.record_with(raw, index, || {
+            Event::from_json(raw, Origin::new(Arc::clone(source), index))
+        });
+    }
+
+    /// Keeps or skips one record: the size and depth limits first, then `decode`'s verdict.
+    fn record_with(
+        &mut self,
+        raw: &str,
+        index: u32,
+        decode: impl FnOnce() -> trailhound_core::Result<Event>,
+    ) {
         if raw.len() > self.options.max_record_bytes {
             self.skip_record(
                 SkipReason::RecordTooLarge,
@@ -244,7 +304,7 @@ impl ObjectDecoder<'_> {
             );
             return;
         }
-        match Event::from_json(raw, Origin::new(Arc::clone(self.source), index)) {
+        match decode() {
             Ok(event) => {
                 self.out.stats.records += 1;
                 self.out.stats.events += 1;
@@ -285,6 +345,10 @@ fn looks_like_json_lines(bytes: &[u8]) -> bool {
     rest.iter().any(|b| !b.is_ascii_whitespace())
         && first.ends_with(b"}")
         && serde_json::from_slice::<IgnoredAny>(first).is_ok()
+}
+
+fn skip_ws(text: &str) -> &str {
+    text.trim_ascii_start()
 }
 
 fn multi_line(text: &str) -> bool {
@@ -446,6 +510,63 @@ mod tests {
         let g = run(&gz(doc.as_bytes()));
         assert_eq!(ids(&g), ["ev-1", "ev-2"]);
         assert_eq!(g.stats.bytes_inflated, doc.len() as u64);
+    }
+
+    /// What a decode produced: events (raw text, origin) and counters but for byte counts.
+    fn summary(d: &Decoded) -> (Vec<(String, String)>, String) {
+        let events = d
+            .events
+            .iter()
+            .map(|e| (e.raw().to_owned(), e.origin().to_string()))
+            .collect();
+        let mut stats = d.stats.clone();
+        (stats.bytes_read, stats.bytes_inflated) = (0, 0);
+        (events, format!("{stats:?}"))
+    }
+
+    #[test]
+    fn single_pass_matches_the_general_reader() {
+        // The same records once as CloudTrail writes them (single pass) and once with an
+        // extra top-level key first (general reader): identical events and counters,
+        // including a non-CloudTrail element, a bad time and an oversized record.
+        let big = format!(
+            r#"{{"eventTime":"2026-01-15T10:00:00Z","eventSource":"s","eventName":"n","pad":"{}"}}"#,
+            "x".repeat(600)
+        );
+        let body = [
+            rec(1, "A"),
+            r#"{"a":{"b":[1,{"c":"]}"}]}}"#.to_owned(),
+            rec(2, "B").replace("2026-01-15T10:02:00Z", "yesterday"),
+            big,
+            rec(3, "C"),
+        ]
+        .join(" ,\n ");
+        let fast = format!("\n{{ \"Records\" : [ {body} ] }}\n");
+        let general = format!(r#"{{"x":1,"Records":[{body}]}}"#);
+        let options = IngestOptions {
+            max_record_bytes: 500,
+            ..IngestOptions::default()
+        };
+        let (a, b) = (
+            run_with(fast.as_bytes(), &options),
+            run_with(general.as_bytes(), &options),
+        );
+        assert_eq!(ids(&a), ["ev-1", "ev-3"]);
+        assert_eq!(a.events[1].origin().index, 4);
+        assert_eq!(summary(&a), summary(&b));
+        assert_eq!(a.stats.skipped(SkipReason::NotCloudTrail), 1);
+        assert_eq!(a.stats.skipped(SkipReason::InvalidTime), 1);
+        assert_eq!(a.stats.skipped(SkipReason::RecordTooLarge), 1);
+        // A record of the wrong shape mid-file: the general reader decides, as before.
+        let odd = format!(
+            r#"{{"Records":[{},{{"eventTime":"2026-01-15T10:00:00Z","userIdentity":"root"}},{}]}}"#,
+            rec(4, "D"),
+            rec(5, "E")
+        );
+        let d = run(odd.as_bytes());
+        assert_eq!(ids(&d), ["ev-4", "ev-5"]);
+        assert_eq!(d.stats.skipped(SkipReason::NotCloudTrail), 1);
+        assert_eq!(run(br#"{"Records":[]}"#).stats.skipped_total(), 0);
     }
 
     #[test]

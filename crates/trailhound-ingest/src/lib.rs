@@ -32,7 +32,7 @@ pub use decode::{Decoded, Scratch, decode_object};
 pub use error::{Error, Result};
 pub use gzip::{CappedGzReader, GZIP_MAGIC, InflateError, inflate_into, is_gzip};
 pub use pipeline::{IngestReport, ingest};
-pub use source::{Input, discover, sort_files};
+pub use source::{Input, ObjectReader, discover, sort_files};
 pub use stats::{IngestStats, SkipReason};
 
 /// Default cap on one object's size after decompression: 1 GiB.

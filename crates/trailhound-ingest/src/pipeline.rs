@@ -177,6 +177,7 @@ fn read_one(
 ) -> Decoded {
     let class = match input {
         Input::File(_) => classify_path(source),
+        Input::Object { key, .. } => classify_path(key),
         Input::Stdin => crate::ObjectClass::Log,
     };
     if class == crate::ObjectClass::Other || class == crate::ObjectClass::Digest {
@@ -237,6 +238,66 @@ mod tests {
         assert_eq!(batches, 12 * 3);
         assert_eq!(report.stats.files, 12);
         assert_eq!(report.stats.events, 120);
+    }
+
+    /// Objects held in memory, counting reads.
+    #[derive(Debug, Default)]
+    struct Memory {
+        objects: std::collections::HashMap<String, Vec<u8>>,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl crate::ObjectReader for Memory {
+        fn source_name(&self, key: &str) -> Arc<str> {
+            Arc::from(format!("mem://{key}"))
+        }
+
+        fn read_into(&self, key: &str, buf: &mut Vec<u8>, cap: u64) -> std::io::Result<()> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let bytes = self
+                .objects
+                .get(key)
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, key.to_owned()))?;
+            buf.clear();
+            let take = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
+            buf.extend_from_slice(&bytes[..bytes.len().min(take)]);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn objects_of_a_reader_are_read_by_key_class() {
+        let log = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/01/15/123456789012_CloudTrail_us-east-1_20260115T1000Z_a.json.gz";
+        let digest = "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2026/01/15/123456789012_CloudTrail-Digest_us-east-1_t_us-east-1_20260115T110000Z.json.gz";
+        let mut memory = Memory::default();
+        memory.objects.insert(
+            log.to_owned(),
+            br#"{"Records":[{"eventTime":"2026-01-15T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","eventID":"m1"}]}"#.to_vec(),
+        );
+        memory.objects.insert(digest.to_owned(), b"{}".to_vec());
+        let memory = Arc::new(memory);
+        let reader: Arc<dyn crate::ObjectReader> = memory.clone();
+        let inputs: Vec<Input> = [log, digest, "missing.json"]
+            .iter()
+            .map(|key| Input::Object {
+                reader: Arc::clone(&reader),
+                key: Arc::from(*key),
+            })
+            .collect();
+        assert_eq!(inputs[0].source_name().as_ref(), format!("mem://{log}"));
+        let mut origins = Vec::new();
+        let report = ingest(&inputs, &IngestOptions::default(), &mut |batch, _| {
+            origins.extend(batch.events.iter().map(|e| e.origin().to_string()));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(origins, [format!("mem://{log}#0")]);
+        assert_eq!(report.stats.files, 3);
+        assert_eq!(report.stats.events, 1);
+        assert_eq!(report.stats.skipped(SkipReason::Unreadable), 1);
+        assert_eq!(report.digest_files.len(), 1);
+        // The digest is told by its key and never read.
+        assert_eq!(memory.reads.load(Ordering::Relaxed), 2);
     }
 
     #[test]

@@ -8,22 +8,66 @@ use std::sync::Arc;
 use crate::classify::name_timestamp;
 use crate::{Error, Result};
 
+/// Reads named objects from a store other than the local disk (an S3 bucket): the worker
+/// threads call it from outside any async runtime, so an implementation may block.
+pub trait ObjectReader: Send + Sync + fmt::Debug {
+    /// The name shown in origins and alerts for `key` (e.g. `s3://bucket/key`).
+    fn source_name(&self, key: &str) -> Arc<str>;
+
+    /// Reads the object `key` into `buf` (cleared first), at most `cap + 1` bytes, like
+    /// [`Input::read_into`].
+    ///
+    /// # Errors
+    /// The object cannot be read.
+    fn read_into(&self, key: &str, buf: &mut Vec<u8>, cap: u64) -> std::io::Result<()>;
+}
+
 /// One object to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Input {
     /// A file on disk.
     File(PathBuf),
     /// Standard input (`-`).
     Stdin,
+    /// An object of a store, by key; classified by its key like a file by its path.
+    Object {
+        /// Where it is read from.
+        reader: Arc<dyn ObjectReader>,
+        /// The object's key.
+        key: Arc<str>,
+    },
 }
 
+impl PartialEq for Input {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Input::File(a), Input::File(b)) => a == b,
+            (Input::Stdin, Input::Stdin) => true,
+            (
+                Input::Object {
+                    reader: ra,
+                    key: ka,
+                },
+                Input::Object {
+                    reader: rb,
+                    key: kb,
+                },
+            ) => Arc::ptr_eq(ra, rb) && ka == kb,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Input {}
+
 impl Input {
-    /// The name shown in origins and alerts: the path, or `-` for stdin.
+    /// The name shown in origins and alerts: the path, `-` for stdin, or the object's name.
     #[must_use]
     pub fn source_name(&self) -> Arc<str> {
         match self {
             Input::File(path) => Arc::from(path.to_string_lossy().as_ref()),
             Input::Stdin => Arc::from("-"),
+            Input::Object { reader, key } => reader.source_name(key),
         }
     }
 
@@ -48,6 +92,7 @@ impl Input {
                     .take(cap.saturating_add(1))
                     .read_to_end(buf)?;
             }
+            Input::Object { reader, key } => reader.read_into(key, buf, cap)?,
         }
         Ok(())
     }
@@ -58,6 +103,7 @@ impl fmt::Display for Input {
         match self {
             Input::File(path) => write!(f, "{}", path.display()),
             Input::Stdin => f.write_str("-"),
+            Input::Object { reader, key } => f.write_str(&reader.source_name(key)),
         }
     }
 }

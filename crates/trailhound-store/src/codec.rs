@@ -1,36 +1,36 @@
-//! Raw-record blocks: the records of one append (and one day) are concatenated and compressed
-//! together with zstd, which finds the repetition between CloudTrail records (the same keys,
-//! ARNs and user agents over and over) that per-record compression cannot see.
+//! Raw-record blocks and the SQL functions that read them.
+//!
+//! The records of one block (one append, one day, at most [`crate::BLOCK_EVENTS`] events) are
+//! concatenated and compressed together with zstd, which finds the repetition between
+//! CloudTrail records (the same keys, ARNs and user agents over and over) that per-record
+//! compression cannot see.
 //!
 //! Block layout before compression: `count: u32 LE`, `count + 1` end offsets (`u32 LE`, the
 //! first is 0), then the records' bytes back to back.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::dict::Dict;
 use crate::{Error, Result};
 
 /// Encodes records into one compressed block.
-pub(crate) fn encode_block<'a>(
-    records: impl ExactSizeIterator<Item = &'a str>,
-    level: i32,
-) -> Result<Vec<u8>> {
-    let records: Vec<&str> = records.collect();
+pub(crate) fn encode_block(records: &[&str], level: i32) -> Result<Vec<u8>> {
     let total: usize = records.iter().map(|r| r.len()).sum();
     let mut plain = Vec::with_capacity(4 + 4 * (records.len() + 1) + total);
     let count = u32::try_from(records.len()).map_err(|_| Error::BlockTooLarge)?;
     plain.extend_from_slice(&count.to_le_bytes());
     let mut end: u32 = 0;
     plain.extend_from_slice(&end.to_le_bytes());
-    for record in &records {
+    for record in records {
         let len = u32::try_from(record.len()).map_err(|_| Error::BlockTooLarge)?;
         end = end.checked_add(len).ok_or(Error::BlockTooLarge)?;
         plain.extend_from_slice(&end.to_le_bytes());
     }
-    for record in &records {
+    for record in records {
         plain.extend_from_slice(record.as_bytes());
     }
     zstd::bulk::compress(&plain, level).map_err(|source| Error::Compress { source })
@@ -67,7 +67,6 @@ impl Block {
     }
 
     /// Number of records.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.ends.len().saturating_sub(1)
     }
@@ -80,76 +79,239 @@ impl Block {
     }
 }
 
-struct RawReader {
+/// Reads raw records by event row id through its own read-only connection, caching the
+/// last decompressed block.
+pub(crate) struct RawReader {
     conn: Connection,
     cached: Option<(i64, Block)>,
+    /// The last block located by [`RawReader::block_of`]: (first row, events).
+    span: Option<(i64, i64)>,
 }
 
 impl RawReader {
-    fn record(&mut self, block_id: i64, slot: usize) -> Result<Option<String>> {
-        let hit = matches!(&self.cached, Some((id, _)) if *id == block_id);
+    fn open(db: &Path) -> Result<RawReader> {
+        let conn = Connection::open_with_flags(
+            db,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| Error::Sql {
+            context: "opening the raw reader",
+            source,
+        })?;
+        Ok(RawReader {
+            conn,
+            cached: None,
+            span: None,
+        })
+    }
+
+    /// Forgets the cached block (after blocks were deleted).
+    pub(crate) fn clear(&mut self) {
+        self.cached = None;
+        self.span = None;
+    }
+
+    /// The raw record of event row `row`, `None` when no block holds it.
+    pub(crate) fn record(&mut self, row: i64) -> Result<Option<String>> {
+        let hit = matches!(&self.cached, Some((first, b)) if *first <= row && row < *first + b.len() as i64);
         if !hit {
-            let data: Option<Vec<u8>> = self
+            let found: Option<(i64, i64, Vec<u8>)> = self
                 .conn
-                .query_row("SELECT data FROM blocks WHERE id = ?1", [block_id], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT id, n, data FROM blocks WHERE id <= ?1 ORDER BY id DESC LIMIT 1",
+                    [row],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()
                 .map_err(|source| Error::Sql {
                     context: "reading a raw block",
                     source,
                 })?;
-            let Some(data) = data else { return Ok(None) };
-            self.cached = Some((block_id, Block::decode(&data)?));
+            let Some((first, n, data)) = found else {
+                return Ok(None);
+            };
+            if row >= first + n {
+                return Ok(None);
+            }
+            self.cached = Some((first, Block::decode(&data)?));
         }
-        Ok(self
-            .cached
-            .as_ref()
-            .and_then(|(_, b)| b.get(slot))
-            .map(str::to_owned))
+        Ok(self.cached.as_ref().and_then(|(first, b)| {
+            usize::try_from(row - first)
+                .ok()
+                .and_then(|slot| b.get(slot))
+                .map(str::to_owned)
+        }))
+    }
+
+    /// The first row id of the block holding row `row`.
+    pub(crate) fn block_of(&mut self, row: i64) -> Result<Option<i64>> {
+        if let Some((first, b)) = &self.cached
+            && *first <= row
+            && row < *first + b.len() as i64
+        {
+            return Ok(Some(*first));
+        }
+        if let Some((first, n)) = self.span
+            && first <= row
+            && row < first + n
+        {
+            return Ok(Some(first));
+        }
+        let found: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT id, n FROM blocks WHERE id <= ?1 ORDER BY id DESC LIMIT 1",
+                [row],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|source| Error::Sql {
+                context: "finding a raw block",
+                source,
+            })?;
+        let Some((first, n)) = found.filter(|(first, n)| row < first + n) else {
+            return Ok(None);
+        };
+        self.span = Some((first, n));
+        Ok(Some(first))
+    }
+
+    /// The string of dictionary id `id`, read from the database.
+    fn string(&self, id: i64) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT s FROM dict WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|source| Error::Sql {
+                context: "reading a dictionary string",
+                source,
+            })
     }
 }
 
-/// Registers `raw_json(block_id, slot)` on `conn`: the record's JSON text, decompressed on
-/// demand through a private read-only connection to `db` that caches the last block, so a
-/// scan in storage order decompresses each block once.
-pub(crate) fn register_raw_json(conn: &Connection, db: &Path) -> Result<()> {
-    let reader = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source| Error::Sql {
-        context: "opening the raw reader",
-        source,
-    })?;
-    let reader = Mutex::new(RawReader {
-        conn: reader,
-        cached: None,
-    });
-    conn.create_scalar_function(
-        "raw_json",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        move |ctx| {
-            let block: Option<i64> = ctx.get(0)?;
-            let slot: Option<i64> = ctx.get(1)?;
-            let (Some(block), Some(slot)) = (block, slot) else {
-                return Ok(None);
-            };
-            let slot = usize::try_from(slot)
-                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-            let mut guard = reader.lock().map_err(|_| {
-                rusqlite::Error::UserFunctionError("raw reader lock poisoned".into())
-            })?;
-            guard
-                .record(block, slot)
-                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
-        },
-    )
+fn user_error(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::UserFunctionError(Box::new(e))
+}
+
+/// The `eventID` of a raw record as the store keys it: the field, else a hash of the text.
+pub(crate) fn event_id_from_raw(raw: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct IdOnly<'a> {
+        #[serde(rename = "eventID", borrow, default)]
+        event_id: Option<std::borrow::Cow<'a, str>>,
+    }
+    match serde_json::from_str::<IdOnly<'_>>(raw) {
+        Ok(IdOnly { event_id: Some(id) }) if !id.is_empty() => id.into_owned(),
+        _ => trailhound_core::stable_hash_hex(&[raw]),
+    }
+}
+
+/// Registers on `conn`:
+/// - `raw_json(id)`: the raw record of event row `id`, decompressed on demand through a
+///   private read-only connection that caches the last block, so a scan in storage order
+///   decompresses each block once;
+/// - `raw_json(block, slot)`: the same by block and position (`block + slot` is the row);
+/// - `th_event_id(id)`: the `eventID` of event row `id`, read from its raw record;
+/// - `th_block(id)`: the block holding event row `id`;
+/// - `th_str(id)`: the string of dictionary id `id` (the typed columns hold ids).
+///
+/// Returns the reader so the writer can clear its cache after deleting blocks.
+pub(crate) fn register_functions(
+    conn: &Connection,
+    db: &Path,
+    dict: Arc<RwLock<Dict>>,
+) -> Result<Arc<Mutex<RawReader>>> {
+    let reader = Arc::new(Mutex::new(RawReader::open(db)?));
+    let raw_reader = Arc::clone(&reader);
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("raw_json", 1, flags, move |ctx| {
+        let Some(row) = ctx.get::<Option<i64>>(0)? else {
+            return Ok(None);
+        };
+        let mut guard = raw_reader
+            .lock()
+            .map_err(|_| rusqlite::Error::UserFunctionError("raw reader lock poisoned".into()))?;
+        guard.record(row).map_err(user_error)
+    })
     .map_err(|source| Error::Sql {
         context: "registering raw_json",
         source,
+    })?;
+    let pair_reader = Arc::clone(&reader);
+    conn.create_scalar_function("raw_json", 2, flags, move |ctx| {
+        let (Some(block), Some(slot)) = (ctx.get::<Option<i64>>(0)?, ctx.get::<Option<i64>>(1)?)
+        else {
+            return Ok(None);
+        };
+        let mut guard = pair_reader
+            .lock()
+            .map_err(|_| rusqlite::Error::UserFunctionError("raw reader lock poisoned".into()))?;
+        guard.record(block.saturating_add(slot)).map_err(user_error)
     })
+    .map_err(|source| Error::Sql {
+        context: "registering raw_json",
+        source,
+    })?;
+    let id_reader = Arc::clone(&reader);
+    conn.create_scalar_function("th_event_id", 1, flags, move |ctx| {
+        let Some(row) = ctx.get::<Option<i64>>(0)? else {
+            return Ok(None);
+        };
+        let mut guard = id_reader
+            .lock()
+            .map_err(|_| rusqlite::Error::UserFunctionError("raw reader lock poisoned".into()))?;
+        Ok(guard
+            .record(row)
+            .map_err(user_error)?
+            .map(|raw| event_id_from_raw(&raw)))
+    })
+    .map_err(|source| Error::Sql {
+        context: "registering th_event_id",
+        source,
+    })?;
+    let block_reader = Arc::clone(&reader);
+    conn.create_scalar_function("th_block", 1, flags, move |ctx| {
+        let Some(row) = ctx.get::<Option<i64>>(0)? else {
+            return Ok(None);
+        };
+        let mut guard = block_reader
+            .lock()
+            .map_err(|_| rusqlite::Error::UserFunctionError("raw reader lock poisoned".into()))?;
+        guard.block_of(row).map_err(user_error)
+    })
+    .map_err(|source| Error::Sql {
+        context: "registering th_block",
+        source,
+    })?;
+    let str_reader = Arc::clone(&reader);
+    conn.create_scalar_function("th_str", 1, flags, move |ctx| {
+        let Some(id) = ctx.get::<Option<i64>>(0)? else {
+            return Ok(None);
+        };
+        {
+            let dict = dict.read().map_err(|_| {
+                rusqlite::Error::UserFunctionError("dictionary lock poisoned".into())
+            })?;
+            if let Some(s) = dict.get(id) {
+                return Ok(Some(s.to_string()));
+            }
+        }
+        // An id committed by another writer after this connection loaded the dictionary.
+        let guard = str_reader
+            .lock()
+            .map_err(|_| rusqlite::Error::UserFunctionError("raw reader lock poisoned".into()))?;
+        let s = guard.string(id).map_err(user_error)?;
+        if let Some(s) = &s
+            && let Ok(mut dict) = dict.write()
+        {
+            dict.learn(id, s);
+        }
+        Ok(s)
+    })
+    .map_err(|source| Error::Sql {
+        context: "registering th_str",
+        source,
+    })?;
+    Ok(reader)
 }
 
 #[cfg(test)]
@@ -159,7 +321,7 @@ mod tests {
     #[test]
     fn block_round_trip() {
         let records = ["{\"a\":1}", "", "{\"b\":\"\u{e9}\"}"];
-        let data = encode_block(records.iter().copied(), 3).unwrap();
+        let data = encode_block(&records, 3).unwrap();
         let block = Block::decode(&data).unwrap();
         assert_eq!(block.len(), 3);
         assert_eq!(block.get(0), Some("{\"a\":1}"));

@@ -3,6 +3,7 @@
 //! as they are. The partition columns (`date`, `account`) live in the path only, as Hive
 //! layouts require.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use parquet::schema::parser::parse_message_type;
 use serde::Serialize;
 use trailhound_core::Timestamp;
 
+use crate::dict::Dict;
 use crate::{Error, Result, Store, TimeRange, sql};
 
 /// An export file format.
@@ -96,6 +98,11 @@ fn account_dir(account: &str) -> String {
     }
 }
 
+/// A dictionary string as an owned optional string.
+fn text(dict: &Dict, id: Option<i64>) -> Option<String> {
+    id.and_then(|id| dict.get(id)).map(|s| s.to_string())
+}
+
 impl Store {
     /// Exports events in `range` to `out` in Hive-style partitions. Existing partition files
     /// of the same name are replaced.
@@ -109,68 +116,97 @@ impl Store {
         out: &Path,
     ) -> Result<ExportSummary> {
         let (since, until) = range.bounds();
-        let mut stmt = self
+        let mut blocks = self
             .conn
             .prepare(
-                "SELECT day, account, event_time, event_source, event_name, aws_region, principal_arn,
-                    principal_key, identity_type, user_name, access_key_id, session, source_ip,
-                    user_agent, error_code, error_message, read_only, event_type, event_id, country,
-                    asn, as_org, cloud, raw_json(block_id, slot)
-                 FROM ev WHERE event_time >= ?1 AND event_time < ?2
-                 ORDER BY day, account, block_id, slot",
+                "SELECT id, day, n FROM blocks WHERE t_max >= ?1 AND t_min < ?2 ORDER BY day, id",
             )
             .map_err(sql("preparing the export"))?;
-        let mut rows = stmt
-            .query([since, until])
-            .map_err(sql("reading events to export"))?;
+        let plan = blocks
+            .query_map([since, until], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(sql("listing blocks to export"))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("listing blocks to export"))?;
+        let mut rows = self
+            .conn
+            .prepare(
+                "SELECT id, t, source, event_name, region, principal, pkey, itype, uname, akey,
+                    session, ip, ua, err, errmsg, ro, etype, country, asn, org, cloud, account
+                 FROM event_rows WHERE id >= ?1 AND id < ?2 AND t >= ?3 AND t < ?4 ORDER BY id",
+            )
+            .map_err(sql("preparing the export"))?;
         let mut summary = ExportSummary::default();
-        let mut sink: Option<(i64, String, Sink)> = None;
-        while let Some(r) = rows.next().map_err(sql("reading an event to export"))? {
-            let day: i64 = r.get(0).map_err(sql("reading day"))?;
-            let account: String = r.get(1).map_err(sql("reading account"))?;
-            let mut row = Row {
-                event_time: r.get(2).map_err(sql("reading event_time"))?,
-                ..Row::default()
-            };
-            for (i, slot) in row.text.iter_mut().enumerate() {
-                *slot = r.get(3 + i).map_err(sql("reading a column"))?;
-            }
-            row.read_only = r.get(16).map_err(sql("reading read_only"))?;
-            row.event_type = r.get(17).map_err(sql("reading event_type"))?;
-            row.event_id = r.get(18).map_err(sql("reading event_id"))?;
-            row.country = r.get(19).map_err(sql("reading country"))?;
-            row.asn = r.get(20).map_err(sql("reading asn"))?;
-            row.as_org = r.get(21).map_err(sql("reading as_org"))?;
-            row.cloud = r.get(22).map_err(sql("reading cloud"))?;
-            row.raw = r
-                .get::<_, Option<String>>(23)
-                .map_err(sql("reading raw"))?
-                .unwrap_or_default();
-            let same = matches!(&sink, Some((d, a, _)) if *d == day && *a == account);
-            if !same {
-                if let Some((_, _, s)) = sink.take() {
-                    s.finish()?;
+        let mut day_sinks: BTreeMap<String, Sink> = BTreeMap::new();
+        let mut current_day: Option<i64> = None;
+        let ext = match format {
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Jsonl => "jsonl",
+        };
+        for (block_id, day, n) in plan {
+            if current_day != Some(day) {
+                for (_, sink) in std::mem::take(&mut day_sinks) {
+                    sink.finish()?;
                 }
-                let rel = format!(
-                    "date={}/account={}/part-00000.{}",
-                    date_of_day(day),
-                    account_dir(&account),
-                    match format {
-                        ExportFormat::Parquet => "parquet",
-                        ExportFormat::Jsonl => "jsonl",
+                current_day = Some(day);
+            }
+            let block = self.read_block(block_id)?;
+            let dict = self.dict.read().map_err(|_| Error::Poisoned)?;
+            let mut found = rows
+                .query(rusqlite::params![block_id, block_id + n, since, until])
+                .map_err(sql("reading events to export"))?;
+            while let Some(r) = found.next().map_err(sql("reading an event to export"))? {
+                let get_id = |i: usize| -> Result<Option<i64>> {
+                    r.get::<_, Option<i64>>(i).map_err(sql("reading a column"))
+                };
+                let id: i64 = r.get(0).map_err(sql("reading id"))?;
+                let raw = usize::try_from(id - block_id)
+                    .ok()
+                    .and_then(|slot| block.get(slot))
+                    .unwrap_or_default()
+                    .to_owned();
+                let mut row = Row {
+                    event_time: r.get(1).map_err(sql("reading event_time"))?,
+                    ..Row::default()
+                };
+                row.text[0] = text(&dict, get_id(2)?);
+                row.text[1] = Some(r.get(3).map_err(sql("reading event_name"))?);
+                for (i, column) in (4..=14).enumerate() {
+                    row.text[2 + i] = text(&dict, get_id(column)?);
+                }
+                row.read_only = r.get(15).map_err(sql("reading read_only"))?;
+                row.event_type = text(&dict, get_id(16)?);
+                row.country = text(&dict, get_id(17)?);
+                row.asn = get_id(18)?;
+                row.as_org = text(&dict, get_id(19)?);
+                row.cloud = text(&dict, get_id(20)?);
+                let account = text(&dict, get_id(21)?).unwrap_or_default();
+                row.event_id = crate::codec::event_id_from_raw(&raw);
+                row.raw = raw;
+                let sink = match day_sinks.entry(account) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        let rel = format!(
+                            "date={}/account={}/part-00000.{ext}",
+                            date_of_day(day),
+                            account_dir(e.key()),
+                        );
+                        let path = out.join(&rel);
+                        summary.files.push(rel);
+                        e.insert(Sink::create(format, path)?)
                     }
-                );
-                let path = out.join(&rel);
-                summary.files.push(rel);
-                sink = Some((day, account, Sink::create(format, path)?));
+                };
+                sink.push(row)?;
+                summary.events += 1;
             }
-            if let Some((_, _, s)) = sink.as_mut() {
-                s.push(row)?;
-            }
-            summary.events += 1;
         }
-        if let Some((_, _, s)) = sink.take() {
-            s.finish()?;
+        for (_, sink) in day_sinks {
+            sink.finish()?;
         }
         tracing::info!(
             events = summary.events,

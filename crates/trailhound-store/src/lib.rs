@@ -1,13 +1,17 @@
 //! The embedded event and alert store.
 //!
 //! One SQLite database (`DIR/trailhound.db`, WAL mode) holds:
-//! - `ev`: one row per event with the CloudTrail hot fields as typed columns and the position
-//!   of its raw record in a compressed block;
-//! - `blocks`: the raw records, zstd-compressed in blocks (one per append and day);
-//! - `events`: a view over `ev` adding `raw` and the JSON columns `request_parameters`,
-//!   `response_elements`, `additional_event_data`, `service_event_details` (decompressed on
-//!   demand by the `raw_json(block_id, slot)` SQL function);
-//! - `events_fts`: a contentless FTS5 index of each event's searchable text;
+//! - `event_rows`: one row per event with the CloudTrail hot fields as typed columns; repeated
+//!   strings (source, region, account, principal, key, session, IP, user agent, error…) are
+//!   integer ids into `dict`, so a row is about 50 bytes;
+//! - `blocks`: the raw records, zstd-compressed in blocks of up to [`BLOCK_EVENTS`] events of
+//!   one day; a block's id is the row id of its first event, so event `id` is record
+//!   `id - block` of its block;
+//! - `block_terms`: per block, a Bloom filter of the words of its records (the search index);
+//! - `ids`: (hash of `eventID`, account) → row, the idempotence check;
+//! - `events`: a view over `event_rows` with the strings resolved and the JSON columns `raw`,
+//!   `request_parameters`, `response_elements`, `additional_event_data`,
+//!   `service_event_details` (decompressed on demand by the `raw_json(id)` SQL function);
 //! - `event_counts`: per-minute counts of events kept only as counts (see [`StoreOptions`]);
 //! - `alerts` and `alert_events`: alerts with their triage status.
 //!
@@ -19,22 +23,37 @@
 //! ```
 
 mod codec;
+mod dict;
 mod export;
 mod search;
+mod stats;
+mod terms;
+mod triage;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use trailhound_core::{Alert, Event, Timestamp, stable_hash_hex};
 
 pub use export::{ExportFormat, ExportSummary};
 pub use search::{Count, EventRow, Pivot, PivotKind, SearchQuery};
+pub use stats::{DayStats, StoreStats, TableBytes};
+pub use triage::{
+    AlertFilter, AlertPage, AlertSort, AlertSummary, Bucket, Overview, SuppressionRecord,
+    TriageAction, TriageEntry, TriageStatus,
+};
 
 /// The database file name inside the store directory.
 pub const DB_FILE: &str = "trailhound.db";
+
+/// The most events in one raw block.
+pub const BLOCK_EVENTS: usize = 8192;
+
+/// The store format written by this version (`PRAGMA user_version`).
+const FORMAT: i64 = 2;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +91,16 @@ pub enum Error {
     /// A raw block does not decode.
     #[error("corrupt raw block")]
     CorruptBlock,
+    /// The database was written by another version of the store.
+    #[error(
+        "{path} is in store format {found}, this version reads format {FORMAT}: move it away and ingest again"
+    )]
+    Format {
+        /// The database.
+        path: PathBuf,
+        /// Its format.
+        found: i64,
+    },
     /// A statement given to [`Store::query`] would change the store.
     #[error("only read-only statements are allowed: {sql}")]
     NotReadOnly {
@@ -114,6 +143,12 @@ pub enum Error {
     /// No alert with that id.
     #[error("no alert with id {0}")]
     NoSuchAlert(String),
+    /// A lock guarding shared state was poisoned by a panic.
+    #[error("a store lock was poisoned")]
+    Poisoned,
+    /// A worker thread compressing blocks panicked.
+    #[error("a block compression worker failed")]
+    Worker,
 }
 
 /// The store's result type.
@@ -129,7 +164,8 @@ pub struct StoreOptions {
     /// Keep read-only data events (`managementEvent: false`, `readOnly: true`, e.g. S3
     /// `GetObject`) only as per-minute counts in `event_counts`, not as rows.
     pub read_only_data_as_counts: bool,
-    /// zstd level for raw blocks (1–22; 3 is fast, 9+ is smaller and slower).
+    /// zstd level for raw blocks (1–22; 1 is fastest and, on blocks of thousands of
+    /// CloudTrail records, about as small as 3).
     pub zstd_level: i32,
 }
 
@@ -137,7 +173,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             read_only_data_as_counts: false,
-            zstd_level: 3,
+            zstd_level: 1,
         }
     }
 }
@@ -245,54 +281,61 @@ pub struct StoredAlert {
 }
 
 const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dict (
+    id INTEGER PRIMARY KEY,
+    s TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS blocks (
     id INTEGER PRIMARY KEY,
     day INTEGER NOT NULL,
     n INTEGER NOT NULL,
+    t_min INTEGER NOT NULL,
+    t_max INTEGER NOT NULL,
+    raw_bytes INTEGER NOT NULL,
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS blocks_day ON blocks(day);
-CREATE TABLE IF NOT EXISTS ev (
+CREATE TABLE IF NOT EXISTS block_terms (
+    block INTEGER PRIMARY KEY,
+    filter BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_rows (
     id INTEGER PRIMARY KEY,
-    day INTEGER NOT NULL,
-    event_time INTEGER NOT NULL,
-    event_source TEXT NOT NULL,
+    t INTEGER NOT NULL,
     event_name TEXT NOT NULL,
-    aws_region TEXT,
-    account TEXT NOT NULL,
-    principal_arn TEXT,
-    principal_key TEXT,
-    identity_type TEXT,
-    user_name TEXT,
-    access_key_id TEXT,
-    session TEXT,
-    source_ip TEXT,
-    user_agent TEXT,
-    error_code TEXT,
-    error_message TEXT,
-    read_only INTEGER,
-    management_event INTEGER,
-    event_type TEXT,
-    event_id TEXT NOT NULL,
-    country TEXT,
+    source INTEGER NOT NULL,
+    region INTEGER,
+    account INTEGER NOT NULL,
+    principal INTEGER,
+    pkey INTEGER,
+    itype INTEGER,
+    uname INTEGER,
+    akey INTEGER,
+    session INTEGER,
+    ip INTEGER,
+    ua INTEGER,
+    err INTEGER,
+    errmsg INTEGER,
+    ro INTEGER,
+    mgmt INTEGER,
+    etype INTEGER,
+    country INTEGER,
     asn INTEGER,
-    as_org TEXT,
-    cloud TEXT,
-    block_id INTEGER NOT NULL,
-    slot INTEGER NOT NULL
+    org INTEGER,
+    cloud INTEGER
 );
-CREATE UNIQUE INDEX IF NOT EXISTS ev_identity ON ev(event_id, account);
-CREATE INDEX IF NOT EXISTS ev_time ON ev(event_time);
-CREATE INDEX IF NOT EXISTS ev_day ON ev(day);
-CREATE INDEX IF NOT EXISTS ev_name ON ev(event_name);
-CREATE INDEX IF NOT EXISTS ev_principal ON ev(principal_key, event_time);
-CREATE INDEX IF NOT EXISTS ev_key ON ev(access_key_id, event_time) WHERE access_key_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS ev_ip ON ev(source_ip, event_time);
-CREATE INDEX IF NOT EXISTS ev_session ON ev(session, event_time) WHERE session IS NOT NULL;
-CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
-    text, content='', contentless_delete=1, detail=none,
-    tokenize="unicode61 tokenchars '.-_@'"
-);
+CREATE INDEX IF NOT EXISTS event_rows_name ON event_rows(event_name);
+CREATE INDEX IF NOT EXISTS event_rows_pkey ON event_rows(pkey) WHERE pkey IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ids (
+    uid INTEGER NOT NULL,
+    account INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    PRIMARY KEY (uid, account)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_counts (
     minute INTEGER NOT NULL,
     account TEXT NOT NULL,
@@ -330,24 +373,55 @@ CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);
 CREATE TABLE IF NOT EXISTS alert_events (
     alert_id TEXT NOT NULL,
     event_id TEXT NOT NULL,
+    event_row INTEGER,
     PRIMARY KEY (alert_id, event_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alert_events_event ON alert_events(event_id);
+CREATE INDEX IF NOT EXISTS alert_events_row ON alert_events(event_row) WHERE event_row IS NOT NULL;
+"#;
+
+/// The views, recreated on every writable open (their SQL functions are registered per
+/// connection).
+const VIEWS: &str = r#"
+DROP VIEW IF EXISTS ev;
 DROP VIEW IF EXISTS events;
 CREATE VIEW events AS SELECT
-    id, day, event_time,
-    strftime('%Y-%m-%dT%H:%M:%fZ', event_time / 1000.0, 'unixepoch') AS event_time_text,
-    date(event_time / 1000, 'unixepoch') AS date,
-    event_source, event_name, aws_region, account, principal_arn, principal_key,
-    identity_type, user_name, access_key_id, session, source_ip, user_agent, error_code,
-    error_message, read_only, management_event, event_type, event_id,
-    country, asn, as_org, cloud, block_id, slot,
-    raw_json(block_id, slot) AS raw,
-    json_extract(raw_json(block_id, slot), '$.requestParameters') AS request_parameters,
-    json_extract(raw_json(block_id, slot), '$.responseElements') AS response_elements,
-    json_extract(raw_json(block_id, slot), '$.additionalEventData') AS additional_event_data,
-    json_extract(raw_json(block_id, slot), '$.serviceEventDetails') AS service_event_details
-FROM ev;
+    r.id AS id,
+    r.t / 86400000 AS day,
+    r.t AS event_time,
+    strftime('%Y-%m-%dT%H:%M:%fZ', r.t / 1000.0, 'unixepoch') AS event_time_text,
+    date(r.t / 1000, 'unixepoch') AS date,
+    th_str(r.source) AS event_source,
+    r.event_name AS event_name,
+    th_str(r.region) AS aws_region,
+    th_str(r.account) AS account,
+    th_str(r.principal) AS principal_arn,
+    th_str(r.pkey) AS principal_key,
+    th_str(r.itype) AS identity_type,
+    th_str(r.uname) AS user_name,
+    th_str(r.akey) AS access_key_id,
+    th_str(r.session) AS session,
+    th_str(r.ip) AS source_ip,
+    th_str(r.ua) AS user_agent,
+    th_str(r.err) AS error_code,
+    th_str(r.errmsg) AS error_message,
+    r.ro AS read_only,
+    r.mgmt AS management_event,
+    th_str(r.etype) AS event_type,
+    th_event_id(r.id) AS event_id,
+    th_str(r.country) AS country,
+    r.asn AS asn,
+    th_str(r.org) AS as_org,
+    th_str(r.cloud) AS cloud,
+    th_block(r.id) AS block_id,
+    r.id - th_block(r.id) AS slot,
+    raw_json(r.id) AS raw,
+    json_extract(raw_json(r.id), '$.requestParameters') AS request_parameters,
+    json_extract(raw_json(r.id), '$.responseElements') AS response_elements,
+    json_extract(raw_json(r.id), '$.additionalEventData') AS additional_event_data,
+    json_extract(raw_json(r.id), '$.serviceEventDetails') AS service_event_details
+FROM event_rows r;
+CREATE VIEW ev AS SELECT * FROM events;
 "#;
 
 /// Columns that [`SearchQuery::fields`] may filter on (exact match).
@@ -377,6 +451,8 @@ pub struct Store {
     dir: PathBuf,
     options: StoreOptions,
     read_only: bool,
+    dict: Arc<RwLock<dict::Dict>>,
+    reader: Arc<Mutex<codec::RawReader>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -386,6 +462,93 @@ impl std::fmt::Debug for Store {
             .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
+}
+
+/// The stable 63-bit hash of an event id, the key of the idempotence check.
+pub(crate) fn event_uid(event_id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in event_id.as_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    (h >> 1) as i64
+}
+
+/// An event's id as stored: `eventID`, else a hash of the record's text.
+pub(crate) fn event_id_of(event: &Event) -> std::borrow::Cow<'_, str> {
+    if event.event_id().is_empty() {
+        stable_hash_hex(&[event.raw()]).into()
+    } else {
+        event.event_id().into()
+    }
+}
+
+fn format_of(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql("reading the store format"))
+}
+
+fn has_table(conn: &Connection, name: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)",
+        [name],
+        |r| r.get(0),
+    )
+    .map_err(sql("reading the schema"))
+}
+
+/// One block to write: events `start..end` of the fresh list, all of one day.
+struct BlockPlan {
+    start: usize,
+    end: usize,
+    day: i64,
+}
+
+/// A compressed block and its search filter.
+struct BlockOut {
+    data: Vec<u8>,
+    filter: Vec<u8>,
+    raw_bytes: i64,
+}
+
+fn build_block(records: &[&str], level: i32) -> Result<BlockOut> {
+    Ok(BlockOut {
+        data: codec::encode_block(records, level)?,
+        filter: terms::build_filter(records.iter().copied()),
+        raw_bytes: records.iter().map(|r| r.len() as i64).sum(),
+    })
+}
+
+/// Compresses and indexes blocks on `workers` threads.
+fn build_blocks(
+    raws: &[&str],
+    plans: &[BlockPlan],
+    level: i32,
+    workers: usize,
+) -> Result<Vec<BlockOut>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let work = || -> Result<Vec<(usize, BlockOut)>> {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(plan) = plans.get(i) else { break };
+            done.push((i, build_block(&raws[plan.start..plan.end], level)?));
+        }
+        Ok(done)
+    };
+    let mut results: Vec<(usize, BlockOut)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
+        let mut all = Vec::new();
+        for handle in handles {
+            all.extend(handle.join().map_err(|_| Error::Worker)??);
+        }
+        Ok::<_, Error>(all)
+    })?;
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, b)| b).collect())
 }
 
 impl Store {
@@ -400,7 +563,8 @@ impl Store {
     /// Opens (creating when missing) the store in `dir`.
     ///
     /// # Errors
-    /// When the directory cannot be created or the database cannot be opened or migrated.
+    /// When the directory cannot be created, the database cannot be opened, or it was
+    /// written in another store format.
     pub fn open_with(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
@@ -420,22 +584,33 @@ impl Store {
              PRAGMA cache_size = -524288;",
         )
         .map_err(sql("setting pragmas"))?;
-        codec::register_raw_json(&conn, &path)?;
+        let found = format_of(&conn)?;
+        if found != FORMAT && (found != 0 || has_table(&conn, "ev")?) {
+            return Err(Error::Format { path, found });
+        }
         conn.execute_batch(SCHEMA)
             .map_err(sql("creating the schema"))?;
+        conn.execute_batch(&format!("PRAGMA user_version = {FORMAT};"))
+            .map_err(sql("writing the store format"))?;
+        let dict = Arc::new(RwLock::new(dict::Dict::load(&conn)?));
+        let reader = codec::register_functions(&conn, &path, Arc::clone(&dict))?;
+        conn.execute_batch(VIEWS)
+            .map_err(sql("creating the views"))?;
         tracing::debug!(path = %path.display(), "store opened");
         Ok(Store {
             conn,
             dir,
             options,
             read_only: false,
+            dict,
+            reader,
         })
     }
 
     /// Opens an existing store for reading only: every statement that would write fails.
     ///
     /// # Errors
-    /// When the database is missing or cannot be opened.
+    /// When the database is missing, cannot be opened, or is in another store format.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {
         let dir = dir.as_ref().to_path_buf();
         let path = dir.join(DB_FILE);
@@ -453,14 +628,23 @@ impl Store {
         .map_err(sql("opening the store read-only"))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql("setting busy timeout"))?;
-        conn.execute_batch("PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;")
-            .map_err(sql("setting pragmas"))?;
-        codec::register_raw_json(&conn, &path)?;
+        conn.execute_batch(
+            "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -262144;",
+        )
+        .map_err(sql("setting pragmas"))?;
+        let found = format_of(&conn)?;
+        if found != FORMAT {
+            return Err(Error::Format { path, found });
+        }
+        let dict = Arc::new(RwLock::new(dict::Dict::load(&conn)?));
+        let reader = codec::register_functions(&conn, &path, Arc::clone(&dict))?;
         Ok(Store {
             conn,
             dir,
             options: StoreOptions::default(),
             read_only: true,
+            dict,
+            reader,
         })
     }
 
@@ -476,25 +660,60 @@ impl Store {
         &self.conn
     }
 
+    /// The options events are stored with.
+    #[must_use]
+    pub fn options(&self) -> StoreOptions {
+        self.options
+    }
+
     /// Appends events in one transaction: either all new events of the call are visible or,
     /// when the writer dies first, none. Events already stored (same `eventID` and account)
     /// are skipped, so re-reading a file stores nothing twice.
     ///
+    /// Events are grouped by day into blocks of up to [`BLOCK_EVENTS`]; the blocks are
+    /// compressed and indexed on worker threads while the rows are inserted. Larger calls
+    /// (thousands of events) give larger blocks, which compress better.
+    ///
     /// # Errors
     /// On SQLite or compression failures; the transaction is then rolled back.
     pub fn append_events(&mut self, events: &[Event]) -> Result<AppendSummary> {
-        let mut summary = AppendSummary::default();
         if events.is_empty() {
-            return Ok(summary);
+            return Ok(AppendSummary::default());
         }
+        let dict = Arc::clone(&self.dict);
+        let mut dict = dict.write().map_err(|_| Error::Poisoned)?;
+        let mut committed = dict.len();
+        let result = self.append_locked(events, &mut dict, &mut committed);
+        if result.is_err() {
+            dict.rollback(committed);
+        }
+        result
+    }
+
+    fn append_locked(
+        &mut self,
+        events: &[Event],
+        dict: &mut dict::Dict,
+        committed: &mut usize,
+    ) -> Result<AppendSummary> {
+        let mut summary = AppendSummary::default();
         let options = self.options;
-        let tx = self.conn.transaction().map_err(sql("starting an append"))?;
-        // Events to store as rows, grouped by day (one block per day).
-        let mut fresh: Vec<(i64, &Event, String, String)> = Vec::with_capacity(events.len());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql("starting an append"))?;
+        dict.refresh(&tx)?;
+        *committed = dict.len();
+        let first_row: i64 = tx
+            .query_row("SELECT value FROM meta WHERE key = 'next_row'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql("reading the next row id"))?
+            .unwrap_or(1);
+        // Events to store as rows, grouped by day (stable: input order within a day).
+        let mut order: Vec<(i64, usize)> = Vec::with_capacity(events.len());
         {
-            let mut exists = tx
-                .prepare_cached("SELECT 1 FROM ev WHERE event_id = ?1 AND account = ?2")
-                .map_err(sql("preparing the duplicate check"))?;
             let mut count = tx
                 .prepare_cached(
                     "INSERT INTO event_counts (minute, account, event_source, event_name, principal_key, n)
@@ -502,9 +721,7 @@ impl Store {
                      ON CONFLICT DO UPDATE SET n = n + 1",
                 )
                 .map_err(sql("preparing the count upsert"))?;
-            let mut seen: HashSet<(String, String)> = HashSet::with_capacity(events.len());
-            for event in events {
-                let account = event.account_id().unwrap_or("").to_owned();
+            for (i, event) in events.iter().enumerate() {
                 if options.read_only_data_as_counts
                     && event.management_event() == Some(false)
                     && event.read_only() == Some(true)
@@ -512,7 +729,7 @@ impl Store {
                     count
                         .execute(params![
                             event.event_time().floor_minute().as_millis(),
-                            account,
+                            event.account_id().unwrap_or(""),
                             event.event_source(),
                             event.event_name(),
                             event.principal_key().unwrap_or(""),
@@ -521,115 +738,121 @@ impl Store {
                     summary.counted += 1;
                     continue;
                 }
-                let id = if event.event_id().is_empty() {
-                    stable_hash_hex(&[event.raw()])
-                } else {
-                    event.event_id().to_owned()
-                };
-                if !seen.insert((id.clone(), account.clone())) {
-                    summary.duplicates += 1;
-                    continue;
-                }
-                let known = exists
-                    .query_row(params![id, account], |_| Ok(()))
-                    .optional()
-                    .map_err(sql("checking for a duplicate"))?
-                    .is_some();
-                if known {
-                    summary.duplicates += 1;
-                    continue;
-                }
-                fresh.push((event.event_time().day_number(), event, id, account));
+                order.push((event.event_time().day_number(), i));
             }
         }
-        fresh.sort_by_key(|(day, e, _, _)| (*day, e.event_time()));
+        order.sort_by_key(|(day, _)| *day);
+        // The idempotence check and the row ids: a row is fresh when its (id, account) key
+        // was not there yet.
+        let mut fresh: Vec<(i64, &Event, i64)> = Vec::with_capacity(order.len());
+        {
+            let mut claim = tx
+                .prepare_cached("INSERT OR IGNORE INTO ids (uid, account, row) VALUES (?1, ?2, ?3)")
+                .map_err(sql("preparing the duplicate check"))?;
+            for (day, i) in order {
+                let event = &events[i];
+                let account = dict.intern(event.account_id().unwrap_or(""));
+                let uid = event_uid(&event_id_of(event));
+                let row = first_row + fresh.len() as i64;
+                let claimed = claim
+                    .execute(params![uid, account, row])
+                    .map_err(sql("checking for a duplicate"))?;
+                if claimed == 0 {
+                    summary.duplicates += 1;
+                } else {
+                    fresh.push((day, event, account));
+                }
+            }
+        }
+        let mut plans: Vec<BlockPlan> = Vec::new();
+        for (i, (day, _, _)) in fresh.iter().enumerate() {
+            match plans.last_mut() {
+                Some(p) if p.day == *day && i - p.start < BLOCK_EVENTS => p.end = i + 1,
+                _ => plans.push(BlockPlan {
+                    start: i,
+                    end: i + 1,
+                    day: *day,
+                }),
+            }
+        }
+        let raws: Vec<&str> = fresh.iter().map(|(_, e, _)| e.raw()).collect();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(plans.len());
+        let blocks = std::thread::scope(|s| -> Result<Vec<BlockOut>> {
+            // Blocks are compressed and indexed on other threads while this one inserts rows.
+            let builder = (fresh.len() >= 1024)
+                .then(|| s.spawn(|| build_blocks(&raws, &plans, options.zstd_level, workers)));
+            insert_rows(&tx, dict, &fresh, first_row)?;
+            match builder {
+                Some(handle) => handle.join().map_err(|_| Error::Worker)?,
+                None => plans
+                    .iter()
+                    .map(|p| build_block(&raws[p.start..p.end], options.zstd_level))
+                    .collect(),
+            }
+        })?;
+        dict.flush(&tx)?;
         {
             let mut insert_block = tx
-                .prepare_cached("INSERT INTO blocks (day, n, data) VALUES (?1, ?2, ?3)")
-                .map_err(sql("preparing the block insert"))?;
-            let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO ev (day, event_time, event_source, event_name, aws_region, account,
-                        principal_arn, principal_key, identity_type, user_name, access_key_id, session,
-                        source_ip, user_agent, error_code, error_message, read_only, management_event,
-                        event_type, event_id, country, asn, as_org, cloud, block_id, slot)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                        ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+                    "INSERT INTO blocks (id, day, n, t_min, t_max, raw_bytes, data)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
-                .map_err(sql("preparing the event insert"))?;
-            let mut insert_fts = tx
-                .prepare_cached("INSERT INTO events_fts (rowid, text) VALUES (?1, ?2)")
-                .map_err(sql("preparing the search insert"))?;
-            let mut text = String::new();
-            for chunk in fresh.chunk_by(|a, b| a.0 == b.0) {
-                let day = chunk[0].0;
-                let data = codec::encode_block(
-                    chunk.iter().map(|(_, e, _, _)| e.raw()),
-                    options.zstd_level,
-                )?;
+                .map_err(sql("preparing the block insert"))?;
+            let mut insert_terms = tx
+                .prepare_cached("INSERT INTO block_terms (block, filter) VALUES (?1, ?2)")
+                .map_err(sql("preparing the filter insert"))?;
+            for (plan, block) in plans.iter().zip(&blocks) {
+                let times = fresh[plan.start..plan.end]
+                    .iter()
+                    .map(|(_, e, _)| e.event_time().as_millis());
+                let (t_min, t_max) =
+                    times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+                let id = first_row + plan.start as i64;
                 insert_block
-                    .execute(params![day, chunk.len() as i64, data])
+                    .execute(params![
+                        id,
+                        plan.day,
+                        (plan.end - plan.start) as i64,
+                        t_min,
+                        t_max,
+                        block.raw_bytes,
+                        block.data
+                    ])
                     .map_err(sql("storing a raw block"))?;
-                let block_id = tx.last_insert_rowid();
-                for (slot, (day, event, id, account)) in chunk.iter().enumerate() {
-                    let identity = event.user_identity();
-                    let enrichment = event.enrichment();
-                    let ip = event.source().text.as_str();
-                    insert
-                        .execute(params![
-                            day,
-                            event.event_time().as_millis(),
-                            event.event_source(),
-                            event.event_name(),
-                            non_empty(event.aws_region()),
-                            account,
-                            event.principal_arn(),
-                            event.principal_key(),
-                            non_empty(identity.type_name.as_str()),
-                            identity.user_name.as_deref(),
-                            identity.access_key_id.as_deref(),
-                            identity.principal_id.as_deref(),
-                            non_empty(ip),
-                            event.user_agent(),
-                            event.error_code(),
-                            event.error_message(),
-                            event.read_only(),
-                            event.management_event(),
-                            event.event_type(),
-                            id,
-                            enrichment.and_then(|e| e.country.as_deref()),
-                            enrichment.and_then(|e| e.asn),
-                            enrichment.and_then(|e| e.as_org.as_deref()),
-                            enrichment.and_then(|e| e.cloud.as_deref()),
-                            block_id,
-                            slot as i64,
-                        ])
-                        .map_err(sql("storing an event"))?;
-                    let rowid = tx.last_insert_rowid();
-                    search::searchable_text(event, &mut text);
-                    insert_fts
-                        .execute(params![rowid, text])
-                        .map_err(sql("indexing an event"))?;
-                    summary.stored += 1;
-                }
+                insert_terms
+                    .execute(params![id, block.filter])
+                    .map_err(sql("storing a search filter"))?;
             }
         }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('next_row', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [first_row + fresh.len() as i64],
+        )
+        .map_err(sql("advancing the row id"))?;
+        summary.stored = fresh.len() as u64;
         tx.commit().map_err(sql("committing an append"))?;
+        *committed = dict.len();
         tracing::debug!(
             stored = summary.stored,
             duplicates = summary.duplicates,
             counted = summary.counted,
+            blocks = plans.len(),
             "events appended"
         );
         Ok(summary)
     }
 
     /// Stores alerts (one transaction). An alert already stored (same id) gets its counts,
-    /// time span and body refreshed; its triage fields are kept.
+    /// time span and body refreshed; its triage fields are kept. Each sampled event is linked
+    /// to its stored row (`alert_events.event_row`) when the event is in the store.
     ///
     /// # Errors
     /// On SQLite failures.
     pub fn append_alerts(&mut self, alerts: &[Alert]) -> Result<u64> {
+        let dict = self.dict.read().map_err(|_| Error::Poisoned)?;
         let tx = self
             .conn
             .transaction()
@@ -647,9 +870,15 @@ impl Store {
                         alert_json = excluded.alert_json",
                 )
                 .map_err(sql("preparing the alert insert"))?;
+            let mut find = tx
+                .prepare_cached(
+                    "SELECT row FROM ids WHERE uid = ?1 ORDER BY account = ?2 DESC, row LIMIT 1",
+                )
+                .map_err(sql("preparing the event lookup"))?;
             let mut link = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)",
+                    "INSERT INTO alert_events (alert_id, event_id, event_row) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO UPDATE SET event_row = coalesce(excluded.event_row, event_row)",
                 )
                 .map_err(sql("preparing the alert link"))?;
             for alert in alerts {
@@ -676,8 +905,13 @@ impl Store {
                         body,
                     ])
                     .map_err(sql("storing an alert"))?;
+                let account = e.account.as_deref().and_then(|a| dict.id(a)).unwrap_or(-1);
                 for event in &alert.events {
-                    link.execute(params![alert.id, event.event_id])
+                    let row: Option<i64> = find
+                        .query_row(params![event_uid(&event.event_id), account], |r| r.get(0))
+                        .optional()
+                        .map_err(sql("looking up an alert event"))?;
+                    link.execute(params![alert.id, event.event_id, row])
                         .map_err(sql("linking an alert"))?;
                 }
                 n += 1;
@@ -781,31 +1015,63 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes events (rows, raw blocks, search entries and counts) older than `days` days
-    /// before `now`'s day, then returns the freed pages to the filesystem. Alerts are kept.
-    /// Returns the number of events deleted.
+    /// Deletes events (rows, raw blocks, search filters, idempotence keys and counts) of days
+    /// older than `days` days before `now`'s day, then returns the freed pages to the
+    /// filesystem. Alerts are kept (their links to deleted events are cleared). Returns the
+    /// number of events deleted.
     ///
     /// # Errors
     /// On SQLite failures; the deletion is one transaction.
     pub fn apply_retention(&mut self, days: u32, now: Timestamp) -> Result<u64> {
         let cutoff = now.day_number() - i64::from(days);
-        let tx = self.conn.transaction().map_err(sql("starting retention"))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql("starting retention"))?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS doomed (a INTEGER PRIMARY KEY, b INTEGER NOT NULL);
+             DELETE FROM temp.doomed;",
+        )
+        .map_err(sql("preparing retention"))?;
         tx.execute(
-            "DELETE FROM events_fts WHERE rowid IN (SELECT id FROM ev WHERE day < ?1)",
+            "INSERT INTO temp.doomed (a, b) SELECT id, id + n FROM blocks WHERE day < ?1",
             [cutoff],
         )
-        .map_err(sql("deleting search entries"))?;
+        .map_err(sql("listing old blocks"))?;
         let deleted = tx
-            .execute("DELETE FROM ev WHERE day < ?1", [cutoff])
+            .execute(
+                "DELETE FROM event_rows WHERE id < (SELECT b FROM temp.doomed WHERE a <= event_rows.id ORDER BY a DESC LIMIT 1)",
+                [],
+            )
             .map_err(sql("deleting events"))?;
+        tx.execute(
+            "DELETE FROM ids WHERE row < (SELECT b FROM temp.doomed WHERE a <= ids.row ORDER BY a DESC LIMIT 1)",
+            [],
+        )
+        .map_err(sql("deleting idempotence keys"))?;
+        tx.execute(
+            "UPDATE alert_events SET event_row = NULL WHERE event_row < (SELECT b FROM temp.doomed WHERE a <= alert_events.event_row ORDER BY a DESC LIMIT 1)",
+            [],
+        )
+        .map_err(sql("unlinking alert events"))?;
+        tx.execute(
+            "DELETE FROM block_terms WHERE block IN (SELECT a FROM temp.doomed)",
+            [],
+        )
+        .map_err(sql("deleting search filters"))?;
         tx.execute("DELETE FROM blocks WHERE day < ?1", [cutoff])
             .map_err(sql("deleting raw blocks"))?;
         tx.execute(
             "DELETE FROM event_counts WHERE minute < ?1",
-            [cutoff * 86_400_000],
+            [cutoff.saturating_mul(86_400_000)],
         )
         .map_err(sql("deleting counts"))?;
+        tx.execute("DELETE FROM temp.doomed", [])
+            .map_err(sql("finishing retention"))?;
         tx.commit().map_err(sql("committing retention"))?;
+        if let Ok(mut reader) = self.reader.lock() {
+            reader.clear();
+        }
         self.conn
             .execute_batch("PRAGMA incremental_vacuum;")
             .map_err(sql("vacuuming"))?;
@@ -819,7 +1085,9 @@ impl Store {
     /// On SQLite failures.
     pub fn event_count(&self) -> Result<u64> {
         self.conn
-            .query_row("SELECT count(*) FROM ev", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT coalesce(sum(n), 0) FROM blocks", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .map(|n| n.max(0) as u64)
             .map_err(sql("counting events"))
     }
@@ -900,10 +1168,56 @@ fn value_to_json(value: ValueRef<'_>) -> serde_json::Value {
     }
 }
 
-fn non_empty(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
-}
-
 fn limit_i64(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Inserts the event rows of an append.
+fn insert_rows(
+    tx: &Connection,
+    dict: &mut dict::Dict,
+    fresh: &[(i64, &Event, i64)],
+    first_row: i64,
+) -> Result<()> {
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO event_rows (id, t, event_name, source, region, account, principal, pkey,
+                itype, uname, akey, session, ip, ua, err, errmsg, ro, mgmt, etype, country, asn,
+                org, cloud)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18, ?19, ?20, ?21, ?22, ?23)",
+        )
+        .map_err(sql("preparing the event insert"))?;
+    for (i, (_, event, account)) in fresh.iter().enumerate() {
+        let identity = event.user_identity();
+        let enrichment = event.enrichment();
+        insert
+            .execute(params![
+                first_row + i as i64,
+                event.event_time().as_millis(),
+                event.event_name(),
+                dict.intern(event.event_source()),
+                dict.intern_opt(Some(event.aws_region())),
+                account,
+                dict.intern_opt(event.principal_arn()),
+                dict.intern_opt(event.principal_key()),
+                dict.intern_opt(Some(identity.type_name.as_str())),
+                dict.intern_opt(identity.user_name.as_deref()),
+                dict.intern_opt(identity.access_key_id.as_deref()),
+                dict.intern_opt(identity.principal_id.as_deref()),
+                dict.intern_opt(Some(event.source().text.as_str())),
+                dict.intern_opt(event.user_agent()),
+                dict.intern_opt(event.error_code()),
+                dict.intern_opt(event.error_message()),
+                event.read_only(),
+                event.management_event(),
+                dict.intern_opt(event.event_type()),
+                dict.intern_opt(enrichment.and_then(|e| e.country.as_deref())),
+                enrichment.and_then(|e| e.asn),
+                dict.intern_opt(enrichment.and_then(|e| e.as_org.as_deref())),
+                dict.intern_opt(enrichment.and_then(|e| e.cloud.as_deref())),
+            ])
+            .map_err(sql("storing an event"))?;
+    }
+    Ok(())
 }

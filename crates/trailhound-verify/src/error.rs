@@ -38,6 +38,14 @@ pub enum Error {
     /// The tree to verify has no `AWSLogs` directory and no digest files.
     #[error("no CloudTrail digest files under {0}")]
     NoDigests(PathBuf),
+    /// The S3 prefix to verify holds no digest object.
+    #[cfg(feature = "s3")]
+    #[error("no CloudTrail digest objects under {0}")]
+    NoDigestObjects(String),
+    /// An S3 prefix could not be listed.
+    #[cfg(feature = "s3")]
+    #[error("cannot read the tree in s3")]
+    S3(#[from] trailhound_aws::Error),
 }
 
 /// Result alias of this crate.

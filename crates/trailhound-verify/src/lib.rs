@@ -16,10 +16,15 @@
 //! [`verify_tree`] returns a [`Report`] of [`Finding`]s; [`Finding::to_alert`] turns one into a
 //! [`trailhound_core::Alert`] of kind `integrity`. [`DigestSigner`] writes signed digest files
 //! for a tree (synthetic data and tests).
+//!
+//! [`verify_s3`] runs the same checks on an `s3://bucket/prefix`, reading each digest's
+//! signature from the object's user metadata ([`SIGNATURE_METADATA`]).
 
 mod error;
 mod finding;
 mod model;
+#[cfg(feature = "s3")]
+mod s3;
 mod sign;
 mod tree;
 mod verify;
@@ -27,5 +32,7 @@ mod verify;
 pub use error::{Error, Result};
 pub use finding::{Finding, FindingKind, Report, Summary};
 pub use model::{Digest, DigestMetadata, LogFileEntry, PublicKey, PublicKeys};
+#[cfg(feature = "s3")]
+pub use s3::{SIGNATURE_METADATA, verify_s3};
 pub use sign::{ChainSpec, DigestSigner};
 pub use verify::{VerifyOptions, signing_string, verify_tree};

@@ -9,7 +9,7 @@ use trailhound_core::Timestamp;
 
 use crate::finding::{Finding, FindingKind, Report};
 use crate::model::{Digest, DigestMetadata, PublicKeys};
-use crate::tree::{self, TreeFile};
+use crate::tree;
 use crate::{Error, Result};
 
 /// The only signature algorithm CloudTrail uses.
@@ -41,12 +41,35 @@ pub fn signing_string(digest: &Digest, digest_sha256_hex: &str) -> String {
 }
 
 struct Loaded {
-    file: TreeFile,
+    key: String,
     digest: Digest,
     hash: String,
     signature: Option<String>,
     start: Option<Timestamp>,
     end: Option<Timestamp>,
+}
+
+/// A digest as read from a tree (a directory or an S3 prefix).
+#[derive(Debug, Clone)]
+pub(crate) struct DigestSource {
+    /// Key from `AWSLogs/` on.
+    pub(crate) key: String,
+    /// The uncompressed content, or why it cannot be read.
+    pub(crate) content: std::result::Result<Vec<u8>, String>,
+    /// The hex signature from the object's metadata, when there is one.
+    pub(crate) signature: Option<String>,
+}
+
+/// What the checks need of a tree, whatever holds it.
+pub(crate) struct TreeInput<'a> {
+    /// The digests.
+    pub(crate) digests: Vec<DigestSource>,
+    /// Keys (from `AWSLogs/` on) of the log files present, sorted.
+    pub(crate) logs: Vec<String>,
+    /// The finding detail when a digest has no signature.
+    pub(crate) no_signature: &'static str,
+    /// Hex SHA-256 of a present log file's uncompressed content, or why it cannot be read.
+    pub(crate) log_sha256: &'a mut dyn FnMut(&str) -> std::result::Result<String, String>,
 }
 
 fn finding(kind: FindingKind, file: &str, detail: String) -> Finding {
@@ -75,21 +98,73 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
     if tree.digests.is_empty() {
         return Err(Error::NoDigests(root.to_owned()));
     }
+    let mut digests = Vec::with_capacity(tree.digests.len());
+    for file in tree.digests {
+        let content = tree::read_gz(&file.path);
+        let sidecar = DigestMetadata::sidecar_path(&file.path);
+        let signature = match std::fs::read_to_string(&sidecar) {
+            Ok(text) => match DigestMetadata::parse(&text) {
+                Ok(meta) => Some(meta.signature),
+                Err(reason) => {
+                    tracing::warn!(path = %sidecar.display(), %reason, "unreadable metadata sidecar");
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        digests.push(DigestSource {
+            key: file.key,
+            content,
+            signature,
+        });
+    }
+    let paths: HashMap<String, std::path::PathBuf> =
+        tree.logs.into_iter().map(|f| (f.key, f.path)).collect();
+    let mut logs: Vec<String> = paths.keys().cloned().collect();
+    logs.sort();
+    let mut log_sha256 = |key: &str| match paths.get(key) {
+        Some(path) => tree::read_gz(path).map(|bytes| hex::encode(Sha256::digest(&bytes))),
+        None => Err("not in the tree".to_owned()),
+    };
+    Ok(check(
+        TreeInput {
+            digests,
+            logs,
+            no_signature: "no signature: the metadata sidecar is missing or unreadable",
+            log_sha256: &mut log_sha256,
+        },
+        options,
+    ))
+}
+
+/// Runs every check over a tree's digests and log files.
+pub(crate) fn check(input: TreeInput<'_>, options: &VerifyOptions) -> Report {
+    let TreeInput {
+        digests,
+        logs: log_keys,
+        no_signature,
+        log_sha256,
+    } = input;
     let mut report = Report::default();
-    report.summary.digests = tree.digests.len();
-    report.summary.log_files = tree.logs.len();
+    report.summary.digests = digests.len();
+    report.summary.log_files = log_keys.len();
     report.summary.signatures_checked = options.public_keys.is_some();
     let findings = &mut report.findings;
 
-    // 1. Load digests: hash of the uncompressed content, JSON, signature sidecar.
+    // 1. Load digests: hash of the uncompressed content, JSON, signature.
     let mut loaded = Vec::new();
-    for file in tree.digests {
-        let bytes = match tree::read_gz(&file.path) {
+    for source in digests {
+        let DigestSource {
+            key,
+            content,
+            signature,
+        } = source;
+        let bytes = match content {
             Ok(bytes) => bytes,
             Err(reason) => {
                 findings.push(finding(
                     FindingKind::DigestUnreadable,
-                    &file.key,
+                    &key,
                     format!("digest cannot be read: {reason}"),
                 ));
                 continue;
@@ -100,31 +175,20 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
             Err(e) => {
                 findings.push(finding(
                     FindingKind::DigestUnreadable,
-                    &file.key,
+                    &key,
                     format!("digest is not a CloudTrail digest: {e}"),
                 ));
                 continue;
             }
         };
         let hash = hex::encode(Sha256::digest(&bytes));
-        let sidecar = DigestMetadata::sidecar_path(&file.path);
-        let signature = match std::fs::read_to_string(&sidecar) {
-            Ok(text) => match DigestMetadata::parse(&text) {
-                Ok(meta) => Some(meta.signature.to_ascii_lowercase()),
-                Err(reason) => {
-                    tracing::warn!(path = %sidecar.display(), %reason, "unreadable metadata sidecar");
-                    None
-                }
-            },
-            Err(_) => None,
-        };
         let start = Timestamp::parse(&digest.digest_start_time).ok();
         let end = Timestamp::parse(&digest.digest_end_time).ok();
         loaded.push(Loaded {
-            file,
+            key,
             digest,
             hash,
-            signature,
+            signature: signature.map(|s| s.to_ascii_lowercase()),
             start,
             end,
         });
@@ -133,19 +197,19 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
     // 2. Per digest: location, algorithm, signature.
     for d in &loaded {
         let with = |kind, detail| {
-            let mut f = finding(kind, &d.file.key, detail);
-            f.digest = Some(d.file.key.clone());
+            let mut f = finding(kind, &d.key, detail);
+            f.digest = Some(d.key.clone());
             f.time = d.end;
             f
         };
         let delivered = tree::awslogs_key(&d.digest.digest_s3_object);
-        if delivered != d.file.key {
+        if delivered != d.key {
             let mut f = with(
                 FindingKind::DigestMoved,
                 "digest is not at the key it was delivered to".into(),
             );
             f.expected = Some(delivered.to_owned());
-            f.actual = Some(d.file.key.clone());
+            f.actual = Some(d.key.clone());
             findings.push(f);
         }
         if d.digest.digest_signature_algorithm != ALGORITHM {
@@ -165,10 +229,7 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
             continue;
         };
         let Some(signature) = &d.signature else {
-            findings.push(with(
-                FindingKind::SignatureMissing,
-                "no signature: the metadata sidecar is missing or unreadable".into(),
-            ));
+            findings.push(with(FindingKind::SignatureMissing, no_signature.into()));
             continue;
         };
         let Some(key) = keys.by_fingerprint(&d.digest.digest_public_key_fingerprint) else {
@@ -206,17 +267,17 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
     let by_key: HashMap<&str, usize> = loaded
         .iter()
         .enumerate()
-        .map(|(i, d)| (d.file.key.as_str(), i))
+        .map(|(i, d)| (d.key.as_str(), i))
         .collect();
     let mut chains: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, d) in loaded.iter().enumerate() {
-        let (account, region) = tree::account_region(&d.file.key).unwrap_or_default();
-        let trail = tree::digest_trail(&d.file.key).unwrap_or_default();
+        let (account, region) = tree::account_region(&d.key).unwrap_or_default();
+        let trail = tree::digest_trail(&d.key).unwrap_or_default();
         chains.entry((account, region, trail)).or_default().push(i);
     }
     report.summary.chains = chains.len();
     for members in chains.values_mut() {
-        members.sort_by_key(|&i| (loaded[i].end, loaded[i].file.key.clone()));
+        members.sort_by_key(|&i| (loaded[i].end, loaded[i].key.clone()));
         for (pos, &i) in members.iter().enumerate() {
             let cur = &loaded[i];
             let Some(prev_key) = cur.digest.previous_digest_s3_object.as_deref() else {
@@ -225,7 +286,7 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
             let prev_key = tree::awslogs_key(prev_key);
             let with = |kind, detail| {
                 let mut f = finding(kind, prev_key, detail);
-                f.digest = Some(cur.file.key.clone());
+                f.digest = Some(cur.key.clone());
                 f.time = cur.end;
                 f
             };
@@ -254,7 +315,7 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
                         ),
                     );
                     f.expected = Some(prev_key.to_owned());
-                    f.actual = earlier.map(|e| e.file.key.clone());
+                    f.actual = earlier.map(|e| e.key.clone());
                     findings.push(f);
                 }
                 Some(&p) => {
@@ -299,7 +360,7 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
     }
 
     // 4. Log files listed in the digests.
-    let logs: HashMap<&str, &TreeFile> = tree.logs.iter().map(|f| (f.key.as_str(), f)).collect();
+    let logs: HashSet<&str> = log_keys.iter().map(String::as_str).collect();
     let mut listed: HashSet<String> = HashSet::new();
     for d in &loaded {
         for entry in &d.digest.log_files {
@@ -307,20 +368,20 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
             listed.insert(key.to_owned());
             let with = |kind, detail| {
                 let mut f = finding(kind, key, detail);
-                f.digest = Some(d.file.key.clone());
+                f.digest = Some(d.key.clone());
                 f.time = d.end;
                 f.expected = Some(entry.hash_value.to_ascii_lowercase());
                 f
             };
-            let Some(file) = logs.get(key) else {
+            if !logs.contains(key) {
                 findings.push(with(
                     FindingKind::LogFileDeleted,
                     "log file listed in the digest is absent".into(),
                 ));
                 continue;
-            };
-            let actual = match tree::read_gz(&file.path) {
-                Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
+            }
+            let actual = match log_sha256(key) {
+                Ok(hash) => hash,
                 Err(reason) => format!("unreadable: {reason}"),
             };
             if actual == entry.hash_value.to_ascii_lowercase() {
@@ -342,20 +403,18 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
         let (Some(start), Some(end)) = (d.start, d.end) else {
             continue;
         };
-        let Some(place) = tree::account_region(&d.file.key) else {
+        let Some(place) = tree::account_region(&d.key) else {
             continue;
         };
         let span = spans.entry(place).or_insert((start, end));
         span.0 = span.0.min(start);
         span.1 = span.1.max(end);
     }
-    for file in &tree.logs {
-        if listed.contains(&file.key) {
+    for key in &log_keys {
+        if listed.contains(key) {
             continue;
         }
-        let (Some(place), Some(time)) =
-            (tree::account_region(&file.key), tree::log_time(&file.key))
-        else {
+        let (Some(place), Some(time)) = (tree::account_region(key), tree::log_time(key)) else {
             continue;
         };
         let Some(&(start, end)) = spans.get(&place) else {
@@ -364,7 +423,7 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
         if time >= start && time < end {
             let mut f = finding(
                 FindingKind::LogFileNotInDigest,
-                &file.key,
+                key,
                 format!(
                     "log file delivered at {time}, inside the digested span {start} to {end}, is listed in no digest"
                 ),
@@ -378,7 +437,7 @@ pub fn verify_tree(root: &Path, options: &VerifyOptions) -> Result<Report> {
     for f in findings.iter() {
         *report.summary.findings.entry(f.kind).or_default() += 1;
     }
-    Ok(report)
+    report
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ pub struct Cli {
 pub enum Command {
     /// Hunt CloudTrail files, directory trees or stdin (-) offline and print alerts.
     Hunt(cmd::hunt::HuntArgs),
+    /// The alert pipeline: delivery status per sink, deliver pending alerts, suppressions.
+    Alerts(cmd::alerts::AlertsArgs),
+    /// Run continuously: S3 notifications and EventBridge events from SQS, followed
+    /// directories and stdin; checkpoints, /healthz and /metrics (docs/daemon.md).
+    Run(cmd::run::RunArgs),
     /// Print configuration help (a complete commented example with --example).
     Config(cmd::config::ConfigArgs),
     /// The rule catalogue: list rules and detectors, or show one's documentation.
@@ -41,6 +46,8 @@ pub enum Command {
     Pivot(cmd::pivot::PivotArgs),
     /// Export stored events as Hive-style Parquet or JSON-lines partitions.
     Export(cmd::export::ExportArgs),
+    /// The event store itself: `store stats` (events, days, bytes), `store prune` (retention).
+    Store(cmd::store::StoreArgs),
     /// Import detections from other tools (CloudFormation metric filters and alarms).
     Import(cmd::import::ImportArgs),
     /// Plan traps: suggested canaries and honeypots, how to create them, and their config.
@@ -51,4 +58,6 @@ pub enum Command {
     Rules(cmd::rules::RulesArgs),
     /// Verify CloudTrail log file integrity from digest files (exit 1 on findings).
     Verify(cmd::verify::VerifyArgs),
+    /// Web UI and JSON API over the event store: alert triage, search, pivots, overview.
+    Serve(cmd::serve::ServeArgs),
 }

@@ -43,6 +43,21 @@ pub struct Config {
     /// GeoIP, ASN and cloud-range enrichment of source addresses (before detection).
     #[serde(default)]
     pub enrich: trailhound_enrich::EnrichConfig,
+    /// Where and as whom to call AWS (reading `s3://` prefixes, the daemon's queues).
+    #[serde(default)]
+    pub aws: trailhound_aws::AwsSettings,
+    /// The web UI and API (`trailhound serve`, and the daemon's embedded server).
+    #[serde(default)]
+    pub server: crate::cmd::serve::ServerSettings,
+    /// The event store: directory, retention, pre-store filter, compression.
+    #[serde(default)]
+    pub store: crate::cmd::store::StoreSettings,
+    /// The live daemon (`trailhound run`): queues, followed directories, checkpoints, metrics.
+    #[serde(default)]
+    pub run: trailhound_live::RunConfig,
+    /// The alert pipeline: dedup, suppressions, correlation chains, outbox and sinks.
+    #[serde(default)]
+    pub alerts: trailhound_alert::AlertConfig,
 }
 
 fn version_one() -> u32 {

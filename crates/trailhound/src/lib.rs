@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod config;
 pub mod engine;
 pub mod output;
+pub mod s3;
 
 use std::process::ExitCode;
 

@@ -175,3 +175,61 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn generated_digests_verify_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("org");
+    let generated = bin()
+        .args([
+            "gen",
+            "--days",
+            "1",
+            "--accounts",
+            "2",
+            "--events-per-day",
+            "300",
+        ])
+        .args(["--scenario", "cloudtrail-stopped", "--digests", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&generated.stdout);
+    assert!(
+        generated.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    assert!(stdout.contains("digest files signed by key"), "{stdout}");
+    let keys = out.join("digest-public-keys.json");
+    let verify = bin()
+        .arg("verify")
+        .arg(&out)
+        .arg("--public-keys")
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // Digests need the S3 layout.
+    let jsonl = bin()
+        .args([
+            "gen",
+            "--days",
+            "1",
+            "--format",
+            "jsonl",
+            "--digests",
+            "--out",
+        ])
+        .arg(dir.path().join("jsonl"))
+        .output()
+        .unwrap();
+    assert!(!jsonl.status.success());
+    assert!(String::from_utf8_lossy(&jsonl.stderr).contains("--digests needs --format s3"));
+}

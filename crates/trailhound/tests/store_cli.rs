@@ -104,7 +104,7 @@ fn hunt_store_is_idempotent_and_query_formats() {
 fn query_refuses_writes_and_missing_stores() {
     let dir = filled_store();
     let store = dir.path().join("store");
-    let out = trailhound(&["query", "--store", s(&store), "DELETE FROM ev"]);
+    let out = trailhound(&["query", "--store", s(&store), "DELETE FROM event_rows"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("only read-only statements are allowed"));
     let out = trailhound(&["query", "--store", s(&dir.path().join("none")), "SELECT 1"]);

@@ -28,7 +28,10 @@ pub use alarm::{
     Transition, TreatMissingData,
 };
 pub use cis::{CIS_CONTROLS, CisControl};
-pub use pattern::{CmpOp, Expr, FilterPattern, PatternError, Step, StringTest};
+pub use pattern::{
+    CmpOp, Expr, FilterPattern, MAX_PATTERN_CHARS, MAX_PATTERN_DEPTH, PatternError, Step,
+    StringTest,
+};
 pub(crate) use pattern::{wildcard_match, wildcard_parts};
 
 use crate::{Detector, Error, Interest, Result, RuleDoc};

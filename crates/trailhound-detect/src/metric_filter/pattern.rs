@@ -17,6 +17,13 @@ use std::fmt;
 
 use serde_json::Value;
 
+/// The longest filter pattern accepted, in characters: the CloudWatch Logs limit for
+/// `PutMetricFilter`'s `filterPattern`.
+pub const MAX_PATTERN_CHARS: usize = 1024;
+
+/// The deepest nesting of parentheses accepted in a JSON pattern.
+pub const MAX_PATTERN_DEPTH: usize = 32;
+
 /// A filter-pattern syntax error, with the 1-based column it points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternError {
@@ -168,7 +175,21 @@ impl FilterPattern {
     /// [`PatternError`] with the column of the first bad token.
     pub fn parse(text: &str) -> Result<FilterPattern, PatternError> {
         let chars: Vec<char> = text.chars().collect();
-        let mut p = Parser { chars, pos: 0 };
+        if chars.len() > MAX_PATTERN_CHARS {
+            // CloudWatch Logs refuses longer patterns too; the cap also bounds the nesting of
+            // the parsed expression, so parsing and matching cannot exhaust the stack.
+            return Err(PatternError {
+                column: MAX_PATTERN_CHARS + 1,
+                message: format!(
+                    "pattern is longer than {MAX_PATTERN_CHARS} characters (the CloudWatch Logs limit)"
+                ),
+            });
+        }
+        let mut p = Parser {
+            chars,
+            pos: 0,
+            depth: 0,
+        };
         p.skip_ws();
         if p.at_end() {
             return Ok(FilterPattern::All);
@@ -348,6 +369,8 @@ fn eval(expr: &Expr, json: &Value) -> bool {
 struct Parser {
     chars: Vec<char>,
     pos: usize,
+    /// Open parentheses around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -431,8 +454,15 @@ impl Parser {
         self.skip_ws();
         match self.peek() {
             Some('(') => {
+                if self.depth >= MAX_PATTERN_DEPTH {
+                    return Err(self.error(&format!(
+                        "parentheses nested deeper than {MAX_PATTERN_DEPTH} levels"
+                    )));
+                }
                 self.pos += 1;
+                self.depth += 1;
                 let inner = self.parse_or()?;
+                self.depth -= 1;
                 self.skip_ws();
                 self.expect(')', "expected `)`")?;
                 Ok(inner)
@@ -722,5 +752,47 @@ impl Parser {
             excluded,
             any,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression (fuzz target metric_filter_pattern): deeply nested parentheses and long
+    // `||` chains recursed once per level while parsing, matching and dropping the
+    // expression, and overflowed the stack.
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!(
+            "{{ {}$.a = 1{} }}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let err = FilterPattern::parse(&deep).unwrap_err();
+        assert_eq!(err.column, MAX_PATTERN_CHARS + 1);
+        assert!(err.message.contains("longer than 1024"), "{err}");
+
+        let chain = format!("{{ {} }}", vec!["$.a = 1"; 50_000].join(" || "));
+        assert!(FilterPattern::parse(&chain).is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_the_limits_still_parse() {
+        let nested =
+            |depth: usize| format!("{{ {}$.a = 1{} }}", "(".repeat(depth), ")".repeat(depth));
+        let record: Value = serde_json::json!({"a": 1});
+        let deepest = FilterPattern::parse(&nested(MAX_PATTERN_DEPTH)).unwrap();
+        assert!(deepest.matches("{\"a\":1}", &record));
+        let err = FilterPattern::parse(&nested(MAX_PATTERN_DEPTH + 1)).unwrap_err();
+        assert!(err.message.contains("nested deeper than 32"), "{err}");
+        assert_eq!(err.column, MAX_PATTERN_DEPTH + 3);
+
+        // The longest `||` chain the length cap allows parses, matches and drops.
+        let terms = (MAX_PATTERN_CHARS - 4) / 13;
+        let chain = format!("{{ {} }}", vec!["$.a = \"x\""; terms].join(" || "));
+        assert!(chain.chars().count() <= MAX_PATTERN_CHARS);
+        let pattern = FilterPattern::parse(&chain).unwrap();
+        assert!(!pattern.matches("{\"a\":1}", &record));
     }
 }

@@ -40,6 +40,18 @@ pub struct DemoArgs {
 /// # Errors
 /// Generation or hunt failures.
 pub fn demo(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<(Vec<Alert>, Scorecard)> {
+    demo_with(args, dir, demo_config()?)
+}
+
+/// Generates, hunts with `config` (start from [`demo_config`]) and scores.
+///
+/// # Errors
+/// Generation or hunt failures.
+pub fn demo_with(
+    args: &DemoArgs,
+    dir: &std::path::Path,
+    config: crate::config::Config,
+) -> anyhow::Result<(Vec<Alert>, Scorecard)> {
     let mut options = GenOptions::new(dir);
     options.days = args.days;
     options.accounts = args.accounts;
@@ -54,7 +66,7 @@ pub fn demo(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<(Vec<Alert
     );
     let hunt = HuntOptions {
         paths: vec![dir.join("AWSLogs").display().to_string()],
-        config: demo_config()?,
+        config,
         ..HuntOptions::default()
     };
     let mut alerts = Vec::new();
@@ -68,8 +80,17 @@ pub fn demo(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<(Vec<Alert
 /// The demo's configuration: the defaults plus the decoys the synthetic organisation has
 /// planted (a canary user and its access key, a honeypot table and bucket prefix), as a user
 /// would declare their own in `[[traps.traps]]`.
-fn demo_config() -> anyhow::Result<crate::config::Config> {
-    let text = format!(
+///
+/// # Errors
+/// Never in practice: the text is fixed and valid.
+pub fn demo_config() -> anyhow::Result<crate::config::Config> {
+    crate::config::Config::parse(&demo_config_text()).context("invalid demo configuration")
+}
+
+/// The TOML text of [`demo_config`], for callers that append their own sections.
+#[must_use]
+pub fn demo_config_text() -> String {
+    format!(
         r#"version = 1
 
 [[traps.traps]]
@@ -97,8 +118,7 @@ value = "{bucket}/{prefix}"
         table = trailhound_gen::HONEYPOT_TABLE,
         bucket = trailhound_gen::HONEYPOT_BUCKET,
         prefix = trailhound_gen::HONEYPOT_PREFIX,
-    );
-    crate::config::Config::parse(&text).context("invalid demo configuration")
+    )
 }
 
 /// Runs `trailhound demo`.

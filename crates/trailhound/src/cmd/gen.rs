@@ -51,6 +51,13 @@ pub struct GenArgs {
     /// Gzip level of `.json.gz` files (0–9).
     #[arg(long, default_value_t = 6)]
     pub gzip_level: u32,
+    /// Also write signed hourly digest files (log file integrity validation) and the public
+    /// key file `digest-public-keys.json`, for `trailhound verify` (s3 layout only).
+    #[arg(long)]
+    pub digests: bool,
+    /// PKCS#1 PEM RSA private key to sign digests with (default: a key derived from the seed).
+    #[arg(long, value_name = "PEM", requires = "digests")]
+    pub digest_key: Option<PathBuf>,
     /// No summary and no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -100,6 +107,9 @@ pub fn run(args: &GenArgs) -> anyhow::Result<u8> {
     }
     let mut options = options(args)?;
     options.inject = !args.no_scenarios;
+    if args.digests && args.format != GenFormat::S3 {
+        anyhow::bail!("--digests needs --format s3");
+    }
     let expected = u64::from(options.days) * u64::from(options.accounts) * options.events_per_day;
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::with_draw_target(
@@ -122,6 +132,18 @@ pub fn run(args: &GenArgs) -> anyhow::Result<u8> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let digests = if args.digests {
+        let pem = match &args.digest_key {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            ),
+            None => None,
+        };
+        Some(trailhound_gen::write_digests(&options, pem.as_deref())?)
+    } else {
+        None
+    };
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64().max(1e-6);
         writeln!(
@@ -146,6 +168,15 @@ pub fn run(args: &GenArgs) -> anyhow::Result<u8> {
                 out,
                 "  {:<24} {:>4} events  {}  account {}",
                 s.name, s.events, s.start, s.account
+            )?;
+        }
+        if let Some(d) = &digests {
+            writeln!(
+                out,
+                "{} digest files signed by key {}; public key in {}",
+                d.files,
+                d.fingerprint,
+                d.public_keys.display()
             )?;
         }
     }

@@ -23,7 +23,7 @@ use crate::output::{AlertWriter, DEFAULT_WIDTH, Format};
 /// Arguments of `trailhound hunt`.
 #[derive(Debug, Args)]
 pub struct HuntArgs {
-    /// Files, directories (read recursively), or `-` for stdin.
+    /// Files, directories (read recursively), `s3://bucket/prefix`, or `-` for stdin.
     #[arg(required = true)]
     pub paths: Vec<String>,
     /// Configuration file (TOML).
@@ -69,6 +69,16 @@ pub struct HuntArgs {
     /// JSON object per line.
     #[arg(long, value_name = "FILE")]
     pub insights_out: Option<PathBuf>,
+    /// AWS access for `s3://` paths.
+    #[command(flatten)]
+    pub aws: crate::s3::AwsArgs,
+    /// Alert pipeline outbox directory (overrides `[alerts] outbox`); turns the pipeline on:
+    /// dedup, suppressions, correlation chains and sinks (docs/alerts.md).
+    #[arg(long, value_name = "DIR")]
+    pub outbox: Option<PathBuf>,
+    /// Longest wait at the end for the alert sinks to take what is pending.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub delivery_wait: trailhound_alert::DurationText,
 }
 
 fn parse_time(text: &str) -> Result<Timestamp, String> {
@@ -101,6 +111,8 @@ pub struct HuntOptions {
     pub progress: bool,
     /// Event store directory: every event in the window and every alert is appended.
     pub store: Option<PathBuf>,
+    /// Sees every event in the window after detection (the alert pipeline's chain stages).
+    pub event_tap: Option<super::alerts::EventTap>,
 }
 
 /// What a hunt did.
@@ -214,7 +226,13 @@ pub fn run_hunt(
     on_alert: &mut dyn FnMut(&Alert),
 ) -> anyhow::Result<HuntOutcome> {
     let started = Instant::now();
-    let inputs = trailhound_ingest::discover(&options.paths)?;
+    // `s3://` prefixes are listed (only the date folders of --since/--until) and read as objects.
+    let inputs = crate::s3::discover(
+        &options.paths,
+        &options.config.aws,
+        options.since,
+        options.until,
+    )?;
     let mut engine = build_engine(&options.config, &options.engine)?;
     // Enrichment hook: GeoIP/ASN/cloud tags are set before detection.
     let mut enricher = crate::engine::build_enricher(&options.config)?;
@@ -232,7 +250,7 @@ pub fn run_hunt(
     let mut store = options
         .store
         .as_deref()
-        .map(super::query::StoreSink::open)
+        .map(|dir| super::query::StoreSink::open_with(dir, options.config.store.options()))
         .transpose()?;
     let mut store_error = None;
     let mut emit = |alerts: &mut Vec<Alert>, counts: &mut BTreeMap<Severity, u64>| {
@@ -252,6 +270,9 @@ pub fn run_hunt(
                 enricher.enrich(event);
             }
             engine.process(event, &mut alerts);
+            if let Some(tap) = &options.event_tap {
+                tap.observe(event);
+            }
         }
         if let Some(sink) = store.as_mut()
             && let Err(e) = sink.append(&batch.events, &alerts, since, until)
@@ -293,6 +314,49 @@ pub fn run_hunt(
     Ok(outcome)
 }
 
+/// Standard output for alerts. On a terminal every alert is shown at once; into a pipe or a
+/// file, output is buffered and the alert writer's per-alert flush reaches the descriptor at
+/// most every [`PacedOut::EVERY`], so a hunt raising many alerts is not one write per alert
+/// (and a reader of the pipe still sees alerts while the hunt runs).
+struct PacedOut<W: Write> {
+    inner: std::io::BufWriter<W>,
+    paced: bool,
+    last_flush: Instant,
+}
+
+impl<W: Write> PacedOut<W> {
+    const EVERY: Duration = Duration::from_millis(250);
+
+    fn new(inner: W, paced: bool) -> Self {
+        PacedOut {
+            inner: std::io::BufWriter::with_capacity(1 << 16, inner),
+            paced,
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// Writes out everything buffered.
+    fn flush_now(&mut self) -> std::io::Result<()> {
+        self.last_flush = Instant::now();
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Write for PacedOut<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.paced && self.last_flush.elapsed() < Self::EVERY {
+            return Ok(());
+        }
+        self.flush_now()
+    }
+}
+
 /// Writes CloudTrail Insights records as JSON lines.
 fn write_insights(path: &std::path::Path, records: &[serde_json::Value]) -> anyhow::Result<()> {
     let mut text = String::new();
@@ -321,21 +385,32 @@ fn progress_bar(files: u64) -> indicatif::ProgressBar {
 /// # Errors
 /// Unreadable input paths, config, rules or state; output that cannot be written.
 pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    config.aws = args.aws.apply(std::mem::take(&mut config.aws));
     let mut ingest = IngestOptions {
         max_object_bytes: args.max_object_mib.saturating_mul(1 << 20),
         max_record_bytes: args.max_record_kib.saturating_mul(1 << 10),
         ..IngestOptions::default()
     };
+    if args.threads.is_none() && crate::s3::any_s3(&args.paths) {
+        // Reading S3 waits on the network: more objects in flight than cores.
+        ingest.threads = ingest.threads.max(crate::s3::S3_READ_THREADS);
+        ingest.in_flight = ingest.threads * 4;
+    }
     if let Some(threads) = args.threads {
         ingest.threads = threads.max(1);
         ingest.in_flight = ingest.threads * 4;
     }
     let stderr_tty = std::io::stderr().is_terminal();
+    // The alert pipeline (docs/alerts.md): on with an active `[alerts]` section or --outbox.
+    let pipeline = super::alerts::HuntPipeline::open(&config.alerts, args.outbox.as_deref())?;
     let options = HuntOptions {
+        event_tap: pipeline
+            .as_ref()
+            .and_then(super::alerts::HuntPipeline::event_tap),
         paths: args.paths,
         config,
         engine: EngineOptions {
@@ -355,19 +430,43 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(DEFAULT_WIDTH);
-    let mut writer = AlertWriter::new(stdout.lock(), args.format, colour, width);
+    let mut out = PacedOut::new(stdout.lock(), !stdout.is_terminal());
+    let mut writer = AlertWriter::new(&mut out, args.format, colour, width);
     let mut write_error: Option<std::io::Error> = None;
     let outcome = run_hunt(&options, &mut |alert| {
-        if write_error.is_none()
-            && let Err(e) = writer.write(alert)
-        {
-            write_error = Some(e);
+        let processed = pipeline.as_ref().map(|p| p.submit(alert));
+        let alerts = processed.as_deref().unwrap_or(std::slice::from_ref(alert));
+        for alert in alerts {
+            if write_error.is_none()
+                && let Err(e) = writer.write(alert)
+            {
+                write_error = Some(e);
+            }
         }
     })?;
     if let Some(e) = write_error {
         return Err(e).context("cannot write alerts");
     }
+    let mut delivery_summary = String::new();
+    if let Some(pipeline) = pipeline {
+        let stats = pipeline.stats();
+        let (last, summary) = pipeline.finish(args.delivery_wait.0)?;
+        for alert in &last {
+            writer.write(alert).context("cannot write alerts")?;
+        }
+        if let Some(s) = stats {
+            delivery_summary = format!(
+                "alert pipeline: {} in, {} suppressed, {} merged, {} chains, {} out; {summary}",
+                s.submitted,
+                s.suppressed,
+                s.deduplicated,
+                s.chains,
+                s.emitted + last.len() as u64
+            );
+        }
+    }
     writer.finish().context("cannot write alerts")?;
+    out.flush_now().context("cannot write alerts")?;
     if let Some(path) = &args.insights_out {
         write_insights(path, &options.engine.insight_records.drain())?;
     }
@@ -375,6 +474,9 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
         let mut err = std::io::stderr().lock();
         // The summary is informational; a closed stderr must not fail the hunt.
         let _ = writeln!(err, "trailhound: {}", outcome.summary());
+        if !delivery_summary.is_empty() {
+            let _ = writeln!(err, "trailhound: {delivery_summary}");
+        }
     }
     let failed = args
         .fail_on

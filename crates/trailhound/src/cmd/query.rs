@@ -221,29 +221,50 @@ pub fn write_table(
     Ok(())
 }
 
+/// Events buffered by [`StoreSink`] before one append: large appends make large raw blocks,
+/// which compress better and index faster.
+pub const SINK_BATCH: usize = 65_536;
+
 /// The event store as a hunt's sink (`hunt --store DIR`): every event in the window and
-/// every alert is appended, one transaction per batch.
+/// every alert is appended. Events are buffered up to [`SINK_BATCH`] and appended in one
+/// transaction with the alerts raised meanwhile; the final call (no events) flushes.
 #[derive(Debug)]
 pub struct StoreSink {
     store: Store,
-    window: Vec<trailhound_core::Event>,
+    buffer: Vec<trailhound_core::Event>,
+    alerts: Vec<trailhound_core::Alert>,
 }
 
 impl StoreSink {
-    /// Opens (creating when missing) the store in `dir`.
+    /// Opens (creating when missing) the store in `dir` with default options.
     ///
     /// # Errors
     /// The directory or database cannot be created or opened.
     pub fn open(dir: &Path) -> anyhow::Result<StoreSink> {
-        let store = Store::open(dir)
+        StoreSink::open_with(dir, trailhound_store::StoreOptions::default())
+    }
+
+    /// Opens (creating when missing) the store in `dir` with `options` (see the `[store]`
+    /// configuration section).
+    ///
+    /// # Errors
+    /// The directory or database cannot be created or opened.
+    pub fn open_with(
+        dir: &Path,
+        options: trailhound_store::StoreOptions,
+    ) -> anyhow::Result<StoreSink> {
+        let store = Store::open_with(dir, options)
             .with_context(|| format!("cannot open the event store {}", dir.display()))?;
         Ok(StoreSink {
             store,
-            window: Vec::new(),
+            buffer: Vec::new(),
+            alerts: Vec::new(),
         })
     }
 
-    /// Appends the events of a batch inside `[since, until)` and the alerts raised so far.
+    /// Takes the events of a batch inside `[since, until)` and the alerts raised so far;
+    /// appends when [`SINK_BATCH`] events are waiting, and always when `events` is empty
+    /// (the end of a hunt).
     ///
     /// # Errors
     /// The store cannot be written.
@@ -254,23 +275,44 @@ impl StoreSink {
         since: Timestamp,
         until: Timestamp,
     ) -> anyhow::Result<()> {
-        self.window.clear();
-        self.window.extend(
+        self.buffer.extend(
             events
                 .iter()
                 .filter(|e| (since..until).contains(&e.event_time()))
                 .cloned(),
         );
-        if !self.window.is_empty() {
-            self.store
-                .append_events(&self.window)
-                .context("cannot store events")?;
-        }
-        if !alerts.is_empty() {
-            self.store
-                .append_alerts(alerts)
-                .context("cannot store alerts")?;
+        self.alerts.extend_from_slice(alerts);
+        if events.is_empty() || self.buffer.len() >= SINK_BATCH {
+            self.flush()?;
         }
         Ok(())
+    }
+
+    /// Appends what is buffered: events first, then alerts (so they link to their events).
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        if !self.buffer.is_empty() {
+            self.store
+                .append_events(&self.buffer)
+                .context("cannot store events")?;
+            self.buffer.clear();
+        }
+        if !self.alerts.is_empty() {
+            self.store
+                .append_alerts(&self.alerts)
+                .context("cannot store alerts")?;
+            self.alerts.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StoreSink {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::error!(error = %format!("{e:#}"), "events left unstored");
+        }
     }
 }

@@ -1,11 +1,13 @@
-//! `trailhound verify PATH`: CloudTrail log file integrity validation from digest files.
+//! `trailhound verify PATH`: CloudTrail log file integrity validation from digest files, on a
+//! local tree or an `s3://bucket/prefix`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use trailhound_verify::{PublicKeys, Report, VerifyOptions, verify_tree};
+use trailhound_aws::S3Location;
+use trailhound_verify::{PublicKeys, Report, VerifyOptions, verify_s3, verify_tree};
 
 /// Output format of `verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -22,7 +24,7 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The local tree holding `AWSLogs/` (digest files, their `.metadata.json` sidecars and
-    /// the log files).
+    /// the log files), or `s3://bucket/prefix` (signatures from the digest objects' metadata).
     pub path: PathBuf,
     /// Public keys as `aws cloudtrail list-public-keys` prints them; without it signatures are
     /// not checked.
@@ -31,17 +33,23 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Configuration file (TOML); only its `[aws]` section is used here.
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+    /// S3 objects read at once for `s3://` paths.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+    /// AWS access for `s3://` paths.
+    #[command(flatten)]
+    pub aws: crate::s3::AwsArgs,
 }
 
 /// Runs `trailhound verify`: exit 0 when the tree is intact, 1 when there are findings.
 ///
 /// # Errors
-/// The path is an `s3://` prefix or holds no digest file, the key file is bad, or
+/// The path holds no digest file or cannot be read (listed), the key file is bad, or
 /// writing to stdout fails.
 pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
-    if args.path.to_string_lossy().starts_with("s3://") {
-        anyhow::bail!("verify works on local trees: copy the prefix with `aws s3 sync` first");
-    }
     let public_keys = args
         .public_keys
         .as_deref()
@@ -51,8 +59,14 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
     if public_keys.is_none() {
         tracing::warn!("no --public-keys: digest signatures are not checked");
     }
-    let report = verify_tree(&args.path, &VerifyOptions { public_keys })
-        .with_context(|| format!("verifying {}", args.path.display()))?;
+    let options = VerifyOptions { public_keys };
+    let path = args.path.to_string_lossy();
+    let report = if S3Location::is_s3_url(&path) {
+        verify_s3_prefix(args, &path, &options)?
+    } else {
+        verify_tree(&args.path, &options)
+            .with_context(|| format!("verifying {}", args.path.display()))?
+    };
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -72,6 +86,29 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
     } else {
         crate::EXIT_FINDINGS
     })
+}
+
+/// Verifies an `s3://` prefix with the `[aws]` settings of `--config` and the flags.
+fn verify_s3_prefix(
+    args: &VerifyArgs,
+    url: &str,
+    options: &VerifyOptions,
+) -> anyhow::Result<Report> {
+    let location = S3Location::parse(url)?;
+    let config = match &args.config {
+        Some(path) => crate::config::Config::load(path)?,
+        None => crate::config::Config::default(),
+    };
+    let settings = args.aws.apply(config.aws);
+    let session = crate::s3::S3Session::connect(&settings)?;
+    session
+        .block_on(verify_s3(
+            session.client(),
+            &location,
+            options,
+            args.concurrency.max(1),
+        ))
+        .with_context(|| format!("verifying {location}"))
 }
 
 fn write_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {

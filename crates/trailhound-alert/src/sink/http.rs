@@ -1,0 +1,248 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use trailhound_core::Alert;
+
+use super::{DeliveryError, Message, Sink, severity_marker};
+
+/// HMAC-SHA256 (RFC 2104) of `message` with `key`.
+#[must_use]
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(message);
+    let inner = inner.finalize();
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner);
+    outer.finalize().into()
+}
+
+fn client(timeout: Duration) -> Result<Client, String> {
+    Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("trailhound/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build http client: {e}"))
+}
+
+/// POSTs a body; classifies the outcome.
+fn post(
+    client: &Client,
+    url: &str,
+    headers: &[(String, String)],
+    body: String,
+) -> Result<(), DeliveryError> {
+    let mut request = client.post(url).header("Content-Type", "application/json");
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let response = request.body(body).send().map_err(|e| {
+        let what = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "cannot connect"
+        } else {
+            "request failed"
+        };
+        DeliveryError::Retry(format!("{what}: {}", error_chain(&e)))
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let message = format!("http {}", status.as_u16());
+    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        Err(DeliveryError::Retry(message))
+    } else {
+        Err(DeliveryError::Permanent(message))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// JSON POST of the alert with `X-Trailhound-Event` (`alert`/`update`),
+/// `X-Trailhound-Delivery` (the message id) and, with a secret, a `sha256=<hex>` HMAC of the
+/// body in the signature header.
+#[derive(Debug)]
+pub struct WebhookSink {
+    client: Client,
+    url: String,
+    headers: BTreeMap<String, String>,
+    secret: Option<Vec<u8>>,
+    signature_header: String,
+}
+
+impl WebhookSink {
+    /// A webhook sink.
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built.
+    pub fn new(
+        url: String,
+        headers: BTreeMap<String, String>,
+        secret: Option<Vec<u8>>,
+        signature_header: String,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        Ok(WebhookSink {
+            client: client(timeout)?,
+            url,
+            headers,
+            secret,
+            signature_header,
+        })
+    }
+}
+
+impl Sink for WebhookSink {
+    fn deliver(&mut self, message: &Message) -> Result<(), DeliveryError> {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        headers.push(("X-Trailhound-Event".into(), message.kind.clone()));
+        headers.push(("X-Trailhound-Delivery".into(), message.message_id.clone()));
+        if let Some(secret) = &self.secret {
+            let mac = hmac_sha256(secret, message.body.as_bytes());
+            headers.push((
+                self.signature_header.clone(),
+                format!("sha256={}", hex::encode(mac)),
+            ));
+        }
+        post(&self.client, &self.url, &headers, message.body.clone())
+    }
+}
+
+/// The Slack incoming-webhook message of an alert: a text fallback and blocks with the
+/// severity, title, who/what/where and a link to the web UI when `ui_url` is set.
+#[must_use]
+pub fn slack_payload(alert: &Alert, kind: &str, ui_url: Option<&str>) -> Value {
+    let update = if kind == "update" { "Update: " } else { "" };
+    let text = format!(
+        "{} {update}[{}] {} ({} {})",
+        severity_marker(alert.severity),
+        alert.severity.as_str().to_uppercase(),
+        alert.title,
+        alert.rule.id,
+        alert.rule.name
+    );
+    let e = &alert.entity;
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut fields = vec![
+        json!({"type": "mrkdwn", "text": format!("*Severity*\n{}", alert.severity)}),
+        json!({"type": "mrkdwn", "text": format!("*Rule*\n{} {}", alert.rule.id, alert.rule.name)}),
+        json!({"type": "mrkdwn", "text": format!("*Who*\n{}", dash(&e.principal))}),
+        json!({"type": "mrkdwn", "text": format!("*Where*\naccount {} · {} · from {}", dash(&e.account), dash(&e.region), dash(&e.source_ip))}),
+        json!({"type": "mrkdwn", "text": format!("*When*\n{} → {}", alert.first_seen, alert.last_seen)}),
+        json!({"type": "mrkdwn", "text": format!("*Events*\n{}", alert.event_count)}),
+    ];
+    if !alert.attack.is_empty() {
+        fields.push(
+            json!({"type": "mrkdwn", "text": format!("*ATT&CK*\n{}", alert.attack.join(", "))}),
+        );
+    }
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&format!("{update}{}", alert.title), 150)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&alert.why, 2900)}, "fields": fields}),
+    ];
+    if let Some(base) = ui_url {
+        let url = format!("{}/alerts/{}", base.trim_end_matches('/'), alert.id);
+        blocks.push(json!({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Open in trailhound"}, "url": url}
+        ]}));
+    }
+    blocks.push(json!({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": format!("alert `{}` · {}", alert.id, alert.rule.kind)}
+    ]}));
+    json!({"text": text, "blocks": blocks})
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A Slack incoming webhook.
+#[derive(Debug)]
+pub struct SlackSink {
+    client: Client,
+    url: String,
+    ui_url: Option<String>,
+}
+
+impl SlackSink {
+    /// A Slack sink.
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built.
+    pub fn new(url: String, ui_url: Option<String>, timeout: Duration) -> Result<Self, String> {
+        Ok(SlackSink {
+            client: client(timeout)?,
+            url,
+            ui_url,
+        })
+    }
+}
+
+impl Sink for SlackSink {
+    fn deliver(&mut self, message: &Message) -> Result<(), DeliveryError> {
+        let alert = message.alert()?;
+        let payload = slack_payload(&alert, &message.kind, self.ui_url.as_deref());
+        post(&self.client, &self.url, &[], payload.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_rfc4231() {
+        // RFC 4231 test cases 1 and 2.
+        let mac = hmac_sha256(&[0x0b; 20], b"Hi There");
+        assert_eq!(
+            hex::encode(mac),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block.
+        let mac = hmac_sha256(
+            &[0xaa; 131],
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
+        assert_eq!(
+            hex::encode(mac),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+}

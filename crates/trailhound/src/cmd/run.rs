@@ -1,0 +1,149 @@
+//! `trailhound run`: the live daemon (docs/daemon.md). The sources, checkpoints and metrics
+//! live in the `trailhound-live` crate; this module builds the engine and the alert output
+//! from the configuration and hands them over.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use trailhound_core::Alert;
+use trailhound_ingest::IngestOptions;
+use trailhound_live::{AlertSink, DaemonOptions, SinkError};
+
+use crate::config::Config;
+use crate::engine::{EngineOptions, build_engine, build_enricher};
+use crate::output::{AlertWriter, DEFAULT_WIDTH, Format};
+
+/// Arguments of `trailhound run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML) with a `[run]` section.
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+    /// Event store directory (overrides `[run] store`).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Checkpoint directory (overrides `[run] state_dir`; default: the store directory).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Address of /healthz and /metrics (overrides `[run] listen`), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Follow this directory for new files too (repeatable).
+    #[arg(long = "follow", value_name = "DIR")]
+    pub follow: Vec<PathBuf>,
+    /// Read JSON-lines records from stdin too; with no other source, stop at end of input.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Only these accounts (repeatable; overrides `[run] accounts`).
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+    /// Extra rule directories.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Format of alerts on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+}
+
+/// Alerts to stdout, one write and flush per alert (the store keeps them too).
+struct StdoutSink {
+    writer: AlertWriter<std::io::Stdout>,
+}
+
+impl AlertSink for StdoutSink {
+    fn submit(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.writer.write(alert)?;
+        Ok(())
+    }
+
+    fn flush(&mut self, _timeout: Duration) -> Result<(), SinkError> {
+        std::io::stdout().flush()?;
+        Ok(())
+    }
+}
+
+/// Runs `trailhound run`.
+///
+/// # Errors
+/// Invalid configuration, rules or checkpoint; a store or alert output failure.
+pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        matches!(args.format, Format::Jsonl | Format::Table),
+        "run streams alerts: use --format jsonl or table"
+    );
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let mut live = config.run.clone();
+    if live.aws == trailhound_aws::AwsSettings::default() {
+        live.aws = config.aws.clone();
+    }
+    if let Some(store) = &args.store {
+        live.store = Some(store.clone());
+    }
+    if live.store.is_none() {
+        live.store.clone_from(&config.store.dir);
+    }
+    if let Some(dir) = &args.state_dir {
+        live.state_dir = Some(dir.clone());
+    }
+    if let Some(listen) = &args.listen {
+        live.listen = Some(listen.clone());
+    }
+    if !args.accounts.is_empty() {
+        live.accounts.clone_from(&args.accounts);
+    }
+    for dir in &args.follow {
+        live.directories.push(trailhound_live::DirSource {
+            path: dir.clone(),
+            ..trailhound_live::DirSource::default()
+        });
+    }
+    let engine = build_engine(
+        &config,
+        &EngineOptions {
+            rules_dirs: args.rules.clone(),
+            ..EngineOptions::default()
+        },
+    )?;
+    let enricher = build_enricher(&config)?;
+    let stdout = std::io::stdout();
+    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(DEFAULT_WIDTH);
+    let sink = StdoutSink {
+        writer: AlertWriter::new(stdout, args.format, colour, width),
+    };
+    let options = DaemonOptions {
+        config: live,
+        stdin: args.stdin,
+        ingest: IngestOptions::default(),
+        flush_timeout: Duration::from_secs(10),
+    };
+    let summary =
+        trailhound_live::run(options, engine, enricher, Box::new(sink)).context("daemon failed")?;
+    tracing::info!(
+        events = summary.totals.events,
+        alerts = summary.totals.alerts,
+        secs = summary.elapsed.as_secs_f64(),
+        "run finished"
+    );
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "trailhound: run stopped: {} events detected, {} duplicates, {} replayed, {} alerts, {} dead-lettered, {} messages deleted",
+        summary.totals.events,
+        summary.totals.duplicates,
+        summary.totals.replayed,
+        summary.totals.alerts,
+        summary.dead_lettered,
+        summary.messages_deleted,
+    );
+    Ok(crate::EXIT_OK)
+}

@@ -65,6 +65,44 @@ impl AlertSink for StdoutSink {
     }
 }
 
+/// Alerts through the alert pipeline (`[alerts]`): suppression, dedup and chains, then the
+/// durable outbox and the configured sinks; what the pipeline lets out is also printed.
+///
+/// `submit` returns only once the outputs are committed to the outbox, so the daemon
+/// acknowledges its input after the alerts are durable: delivery is at least once.
+struct PipelineSink {
+    pipeline: Option<trailhound_alert::AlertPipeline>,
+    stdout: StdoutSink,
+}
+
+impl PipelineSink {
+    fn print(&mut self, outputs: Vec<trailhound_alert::Output>) -> Result<(), SinkError> {
+        for output in outputs {
+            self.stdout.submit(&output.alert)?;
+        }
+        Ok(())
+    }
+}
+
+impl AlertSink for PipelineSink {
+    fn submit(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return self.stdout.submit(alert);
+        };
+        let outputs = pipeline.submit(alert.clone())?;
+        self.print(outputs)
+    }
+
+    fn flush(&mut self, timeout: Duration) -> Result<(), SinkError> {
+        if let Some(pipeline) = self.pipeline.take() {
+            let (outputs, report) = pipeline.shutdown(timeout)?;
+            self.print(outputs)?;
+            tracing::info!(delivery = %report.summary(), "alert pipeline flushed");
+        }
+        self.stdout.flush(timeout)
+    }
+}
+
 /// Runs `trailhound run`.
 ///
 /// # Errors
@@ -117,8 +155,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(DEFAULT_WIDTH);
-    let sink = StdoutSink {
+    let stdout_sink = StdoutSink {
         writer: AlertWriter::new(stdout, args.format, colour, width),
+    };
+    // The alert pipeline: with sinks, its outbox lives in `[alerts] outbox`, else beside the
+    // daemon's checkpoints.
+    let mut alerts = config.alerts.clone();
+    if alerts.outbox.is_none() {
+        alerts.outbox = live.state_dir.as_ref().map(|dir| dir.join("alerts"));
+    }
+    // Without sinks every alert goes to stdout as raised (the store keeps them all); with
+    // sinks, dedup, suppression and chains apply and stdout shows what the sinks are sent.
+    let pipeline = match (&alerts.outbox, alerts.sinks.is_empty()) {
+        (_, true) => None,
+        (Some(dir), false) => Some(trailhound_alert::AlertPipeline::open(&alerts, dir)?),
+        (None, false) => anyhow::bail!(
+            "[alerts] sinks need an outbox directory: set [alerts] outbox or [run] state_dir"
+        ),
+    };
+    let sink = PipelineSink {
+        pipeline,
+        stdout: stdout_sink,
     };
     let options = DaemonOptions {
         config: live,

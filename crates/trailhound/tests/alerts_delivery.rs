@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::Moto;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -450,56 +453,6 @@ fn generated_ssrf_scenario_raises_one_chain_alert() {
 
 // ---------------------------------------------------------------------------------------
 // SNS: a local moto server, an SQS queue subscribed to the topic, read back.
-
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let probe = Command::new("python3")
-            .args(["-c", "import moto.server"])
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("python3 is needed for the sns test (scripts/test-deps.sh): {e}")
-            });
-        assert!(
-            probe.status.success(),
-            "moto is needed for the sns test: run scripts/test-deps.sh (pip install 'moto[server]')\n{}",
-            String::from_utf8_lossy(&probe.stderr)
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        wait_for("moto to listen", Duration::from_secs(60), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn hunt_publishes_to_sns_with_attributes_read_back_from_sqs() {

@@ -3,11 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+use common::Moto;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use trailhound_aws::AwsSettings;
 use trailhound_aws::s3::Client;
@@ -18,67 +19,6 @@ use trailhound_verify::{ChainSpec, DigestMetadata, DigestSigner};
 
 /// An object to upload: key, file, user metadata.
 type Upload = (String, PathBuf, Vec<(String, String)>);
-
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let probe = Command::new("python3")
-            .args(["-c", "import moto.server"])
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("python3 is needed for the s3 tests (scripts/test-deps.sh): {e}")
-            });
-        assert!(
-            probe.status.success(),
-            "moto is needed for the s3 tests: run scripts/test-deps.sh (pip install 'moto[server]')\n{}",
-            String::from_utf8_lossy(&probe.stderr)
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

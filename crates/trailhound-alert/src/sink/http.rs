@@ -49,6 +49,8 @@ fn post(
         request = request.header(name.as_str(), value.as_str());
     }
     let response = request.body(body).send().map_err(|e| {
+        // Webhook URLs carry credentials (Slack's path is the secret): never in errors or logs.
+        let e = e.without_url();
         let what = if e.is_timeout() {
             "timed out"
         } else if e.is_connect() {
@@ -84,7 +86,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// JSON POST of the alert with `X-Trailhound-Event` (`alert`/`update`),
 /// `X-Trailhound-Delivery` (the message id) and, with a secret, a `sha256=<hex>` HMAC of the
 /// body in the signature header.
-#[derive(Debug)]
 pub struct WebhookSink {
     client: Client,
     url: String,
@@ -189,7 +190,6 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// A Slack incoming webhook.
-#[derive(Debug)]
 pub struct SlackSink {
     client: Client,
     url: String,
@@ -243,6 +243,80 @@ mod tests {
         assert_eq!(
             hex::encode(mac),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+}
+
+/// The scheme and host of a URL, for logs: paths and queries of webhook URLs are secrets.
+#[must_use]
+pub(crate) fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    if scheme.is_empty() {
+        "<redacted>".to_owned()
+    } else {
+        format!("{scheme}://{host}/<redacted>")
+    }
+}
+
+impl std::fmt::Debug for WebhookSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSink")
+            .field("url", &redact_url(&self.url))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("signature_header", &self.signature_header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SlackSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSink")
+            .field("url", &redact_url(&self.url))
+            .field("ui_url", &self.ui_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::*;
+
+    #[test]
+    fn webhook_secrets_stay_out_of_logs() {
+        assert_eq!(
+            redact_url("https://hooks.slack.com/services/T000/B000/XXXXSECRET"),
+            "https://hooks.slack.com/<redacted>"
+        );
+        assert_eq!(
+            redact_url("https://user:pw@example.com/hook?token=abc"),
+            "https://example.com/<redacted>"
+        );
+        assert_eq!(redact_url("not a url"), "<redacted>");
+        let sink = SlackSink::new(
+            "https://hooks.slack.com/services/T000/B000/XXXXSECRET".into(),
+            None,
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let text = format!("{sink:?}");
+        assert!(!text.contains("XXXXSECRET"), "{text}");
+        let hook = WebhookSink::new(
+            "https://example.com/hook?token=abc".into(),
+            BTreeMap::from([("Authorization".to_owned(), "Bearer s3cr3t".to_owned())]),
+            Some(b"hmac-secret".to_vec()),
+            "X-Signature".into(),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let text = format!("{hook:?}");
+        assert!(
+            !text.contains("token=abc")
+                && !text.contains("s3cr3t")
+                && !text.contains("hmac-secret"),
+            "{text}"
         );
     }
 }

@@ -1,4 +1,5 @@
-//! `hunt` through the alert pipeline to a signed webhook on loopback, then `alerts status`.
+//! `hunt` through the alert pipeline to a signed webhook and to Slack's incoming-webhook format
+//! on loopback, then `alerts status`.
 #![allow(clippy::unwrap_used)] // test server and fixture helpers outside #[test] functions
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -118,6 +119,85 @@ fn hunt_delivers_signed_webhook_and_reports_status() {
     assert_eq!(value["sinks"][0]["sink"], "hook");
     assert_eq!(value["sinks"][0]["delivered"], 5);
     assert_eq!(value["sinks"][0]["pending"], 0);
+}
+
+#[test]
+fn hunt_posts_slack_messages_with_who_what_where_and_a_ui_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.jsonl");
+    let lines: Vec<String> = (0..3).map(record).collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let (port, seen) = server();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "version = 1\n[alerts]\nui_url = \"https://trailhound.example.com\"\n[[alerts.sinks]]\nname = \"chat\"\ntype = \"slack\"\nurl_env = \"SLACK_URL\"\n",
+    )
+    .unwrap();
+    let outbox = dir.path().join("outbox");
+    let out = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["hunt", "--format", "jsonl", "-q", "--config"])
+        .arg(&config)
+        .arg("--outbox")
+        .arg(&outbox)
+        .arg(&input)
+        .env(
+            "SLACK_URL",
+            format!("http://127.0.0.1:{port}/services/T000/B000/SECRETPATH"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("SECRETPATH"));
+    let printed: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), printed.len(), "one Slack message per alert");
+    let stops = printed
+        .iter()
+        .filter(|a| a["rule"]["id"] == "TH1001")
+        .count();
+    assert_eq!(stops, 3, "one StopLogging alert per principal");
+    for (headers, body) in &seen {
+        assert!(
+            headers.starts_with("POST /services/T000/B000/SECRETPATH "),
+            "{headers}"
+        );
+        let message: serde_json::Value = serde_json::from_str(body).unwrap();
+        let text = message["text"].as_str().unwrap();
+        let alert = printed
+            .iter()
+            .find(|a| body.contains(&format!("alert `{}`", a["id"].as_str().unwrap())))
+            .unwrap_or_else(|| panic!("no printed alert for {body}"));
+        assert!(text.contains(alert["title"].as_str().unwrap()), "{text}");
+        assert!(
+            text.contains(&alert["severity"].as_str().unwrap().to_uppercase()),
+            "{text}"
+        );
+        let blocks = message["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["type"], "header");
+        let fields = blocks[1]["fields"].to_string();
+        for needle in ["*Who*", "*Where*", "*Rule*", "*When*"] {
+            assert!(fields.contains(needle), "{needle} missing: {fields}");
+        }
+        for part in ["principal", "account", "source_ip"] {
+            if let Some(value) = alert["entity"][part].as_str() {
+                assert!(fields.contains(value), "{part} {value} missing: {fields}");
+            }
+        }
+        let link = format!(
+            "https://trailhound.example.com/alerts/{}",
+            alert["id"].as_str().unwrap()
+        );
+        assert!(body.contains(&link), "{body}");
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -6,4 +6,5 @@ bash scripts/test-deps.sh
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 # Browser tests of the web UI, after the cargo tests (headless Chromium).
-bash crates/trailhound-server/e2e/run.sh
+# `cargo test` built target/debug/trailhound for the CLI's integration tests; reuse it.
+TRAILHOUND_BIN="$PWD/target/debug/trailhound" bash crates/trailhound-server/e2e/run.sh

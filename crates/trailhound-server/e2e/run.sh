@@ -11,8 +11,14 @@ chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
 [ -x "$chromium_bin" ] || { echo "e2e: $chromium_bin missing (apt-get install chromium)" >&2; exit 1; }
 [ -d "$here/node_modules/playwright-core" ] || (cd "$here" && npm ci --no-audit --no-fund)
 
-cargo build -q -p trailhound
-bin="$root/target/debug/trailhound"
+# TRAILHOUND_BIN: a binary already built (scripts/test.sh passes the one `cargo test` built,
+# which saves a second build with different features).
+if [ -n "${TRAILHOUND_BIN:-}" ]; then
+  bin="$TRAILHOUND_BIN"
+else
+  cargo build -q -p trailhound
+  bin="$root/target/debug/trailhound"
+fi
 work="$(mktemp -d)"
 artifacts="$root/target/e2e-artifacts"
 rm -rf "$artifacts"; mkdir -p "$artifacts"

@@ -39,8 +39,13 @@ for n in json.load(open(sys.argv[1])):
         'autonomous_system_number': n['asn'], 'autonomous_system_organization': n['org']})
 db.to_db_file(sys.argv[2])
 PY
+# SigmaHQ's "AWS STS AssumeRole Misuse" (a low-level hunting rule) matches every role-session
+# event, which would turn the run into writing gigabytes of alerts; it is switched off as a
+# deployment would.
 cat >"$work/trailhound.toml" <<EOF
 version = 1
+[tuning]
+disabled = ["905d389b-b853-46d0-9d3d-dea0d3a3cd49"]
 [enrich]
 mmdb = ["$work/networks.mmdb"]
 [[traps.traps]]
@@ -62,9 +67,9 @@ value = "example-finance-archive/payroll/"
 EOF
 rules=()
 families="built-in pack, CIS metric filters, traps, anomaly with GeoIP/ASN"
-sigma="$root/../shared/corpus/sigma"
+sigma="$root/../shared/corpus/sigma"  # its rules/cloud/aws directory
 if [ -d "$sigma" ]; then
-  rules=(--rules "$sigma")
+  rules=(--rules "$sigma/rules/cloud/aws")
   families="$families, SigmaHQ AWS rules"
 fi
 

@@ -171,21 +171,9 @@ impl Processor {
 
     /// Where the store row of an event identity is, if stored.
     fn stored_rowid(&self, event_id: &str, account: &str) -> Result<Option<i64>> {
-        let mut statement = self
-            .store
-            .connection()
-            .prepare_cached("SELECT id FROM ev WHERE event_id = ?1 AND account = ?2")
-            .map_err(|source| Error::Lookup {
-                context: "preparing the identity lookup",
-                source,
-            })?;
-        statement
-            .query_row(rusqlite::params![event_id, account], |row| row.get(0))
-            .optional()
-            .map_err(|source| Error::Lookup {
-                context: "looking up an event",
-                source,
-            })
+        // The store's idempotence index, not a query on the `ev` view: that view decodes
+        // blocks, which made every incoming event cost a scan of the store.
+        Ok(self.store.event_row(event_id, account)?)
     }
 
     fn max_rowid(&self) -> Result<i64> {

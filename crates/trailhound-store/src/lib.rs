@@ -1079,6 +1079,29 @@ impl Store {
         Ok(deleted as u64)
     }
 
+    /// The row id of a stored event, found by its id (`eventID`, or for a record without one
+    /// the hash of its text that [`Store::append_events`] stores) and account through the
+    /// idempotence index: one B-tree lookup, no block is read. `None` when it is not stored.
+    ///
+    /// # Errors
+    /// On SQLite failures.
+    pub fn event_row(&self, event_id: &str, account: &str) -> Result<Option<i64>> {
+        let account = {
+            let dict = self.dict.read().map_err(|_| Error::Poisoned)?;
+            match dict.id(account) {
+                Some(id) => id,
+                // An account never interned has no stored events.
+                None => return Ok(None),
+            }
+        };
+        self.conn
+            .prepare_cached("SELECT row FROM ids WHERE uid = ?1 AND account = ?2")
+            .map_err(sql("preparing the event lookup"))?
+            .query_row(params![event_uid(event_id), account], |r| r.get(0))
+            .optional()
+            .map_err(sql("looking up an event"))
+    }
+
     /// Number of stored event rows.
     ///
     /// # Errors

@@ -66,6 +66,16 @@ fn same_event_id_in_another_account_is_another_event() {
     let a = Event::from_json(raw("123456789012"), Origin::new("a", 0)).unwrap();
     let b = Event::from_json(raw("444455556666"), Origin::new("b", 0)).unwrap();
     assert_eq!(store.append_events(&[a, b]).unwrap().stored, 2);
+    // The idempotence index finds each by id and account, and nothing else.
+    let in_a = store.event_row("same-id", "123456789012").unwrap();
+    let in_b = store.event_row("same-id", "444455556666").unwrap();
+    assert!(in_a.is_some() && in_b.is_some() && in_a != in_b);
+    assert_eq!(store.event_row("same-id", "999999999999").unwrap(), None);
+    assert_eq!(store.event_row("other-id", "123456789012").unwrap(), None);
+    let q = store
+        .query("SELECT id FROM ev WHERE event_id = 'same-id' AND account = '444455556666'")
+        .unwrap();
+    assert_eq!(q.rows[0][0], in_b.unwrap());
 }
 
 #[test]

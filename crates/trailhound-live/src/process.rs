@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use rusqlite::OptionalExtension;
 use trailhound_core::{Alert, Event, stable_hash_hex};
 use trailhound_detect::Engine;
 use trailhound_enrich::Enricher;

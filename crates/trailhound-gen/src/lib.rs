@@ -375,13 +375,42 @@ fn write_labels(out: &Path, labels: &[Label], summary: &Summary) -> Result<()> {
 /// public address comes from, to build a matching GeoIP/ASN database.
 pub const NETWORKS_FILE: &str = "networks.json";
 
+/// The same networks as an ASN ranges file (`start_ip,end_ip,asn,org`, the format `[enrich]
+/// asn_csv` reads), so a generated tree can be hunted with ASN enrichment without building a
+/// MaxMind database.
+pub const ASN_CSV_FILE: &str = "networks-asn.csv";
+
 fn write_networks(out: &Path) -> Result<()> {
     let json = serde_json::to_string_pretty(geo::NETWORKS).map_err(|source| Error::Json {
         what: "networks",
         source,
     })?;
     let path = out.join(NETWORKS_FILE);
-    fs::write(&path, json + "\n").map_err(|source| Error::Write { path, source })
+    fs::write(&path, json + "\n").map_err(|source| Error::Write { path, source })?;
+    let path = out.join(ASN_CSV_FILE);
+    fs::write(&path, asn_csv(geo::NETWORKS)).map_err(|source| Error::Write { path, source })
+}
+
+/// `networks` as `start_ip,end_ip,asn,"org"` lines under a header.
+fn asn_csv(networks: &[geo::Network]) -> String {
+    let mut csv = String::from("start_ip,end_ip,asn,org\n");
+    for n in networks {
+        let Some((base, len)) = n.cidr.split_once('/') else {
+            continue;
+        };
+        let (Ok(base), Ok(len)) = (base.parse::<std::net::Ipv4Addr>(), len.parse::<u32>()) else {
+            continue;
+        };
+        let mask = u32::MAX.checked_shl(32 - len.min(32)).unwrap_or(0);
+        let start = std::net::Ipv4Addr::from(u32::from(base) & mask);
+        let end = std::net::Ipv4Addr::from(u32::from(base) | !mask);
+        csv.push_str(&format!(
+            "{start},{end},{},\"{}\"\n",
+            n.asn,
+            n.org.replace('"', "")
+        ));
+    }
+    csv
 }
 
 /// Reads `labels.jsonl` of a generated tree.
@@ -525,4 +554,21 @@ fn write_file(options: &GenOptions, path: &Path, records: &[emit::Rendered]) -> 
         }
     }
     Ok(text.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asn_csv_lists_every_network_as_a_range() {
+        let csv = asn_csv(geo::NETWORKS);
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("start_ip,end_ip,asn,org"));
+        assert_eq!(
+            lines.next(),
+            Some("192.0.2.0,192.0.2.63,64496,\"Example Corp Offices\"")
+        );
+        assert_eq!(csv.lines().count(), geo::NETWORKS.len() + 1);
+    }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Request, header};
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Map, Value, json};
@@ -255,11 +255,16 @@ fn every_operation_answers_as_documented() {
     assert!(operations.len() >= 13, "every route is documented");
     let seen_ok = RefCell::new(BTreeSet::new());
     for (path, method, op) in &operations {
-        let mut runner = TestRunner::new(Config {
-            cases: 40,
-            failure_persistence: None,
-            ..Config::default()
-        });
+        // A fixed seed: the run is the same every time, so the "every operation succeeded at
+        // least once" check below cannot flake on an unlucky draw.
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases: 64,
+                failure_persistence: None,
+                ..Config::default()
+            },
+            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+        );
         let result = runner.run(&proptest::prelude::any::<u64>(), |seed| {
             let mut rng = StdRng::seed_from_u64(seed);
             let mut uri = path.clone();

@@ -3,10 +3,16 @@
 //! Consistency rests on one rule: a source's input is acknowledged (its SQS messages deleted,
 //! its files marked done) only in the checkpoint that follows its commit to the store. After a
 //! crash, everything after the last checkpoint comes back (messages reappear when their
-//! visibility times out, files are not marked done), and the events already stored since then
-//! are recognised by their store row being newer than `store_rowid`: they are re-run through
-//! the detectors (whose state is that of the checkpoint) without storing them again, and the
-//! alerts they raise again are not sent twice.
+//! visibility times out, files are not marked done). The events a crashed run stored after its
+//! last checkpoint were never part of the detector state that checkpoint saved: at start-up
+//! their rows (newer than `store_rowid`) join [`Checkpoint::undetected`], and when they come
+//! back they are re-run through the detectors without storing them again, and the alerts they
+//! raise again are not sent twice when the store shows them sent. The set is saved in every
+//! checkpoint until each row has come back, so a second crash before the replay loses nothing.
+//!
+//! A single row-id watermark is not enough: the restarted run checkpoints its own new rows
+//! (larger ids) before the crashed run's messages reappear, and a watermark would then cover
+//! the crashed run's rows as if detected.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -33,6 +39,73 @@ pub struct Checkpoint {
     pub detectors: serde_json::Map<String, serde_json::Value>,
     /// Events detected up to this checkpoint, over the daemon's lifetime.
     pub events: u64,
+    /// Store rows committed by a run that crashed before checkpointing them, not yet re-run
+    /// through the detectors.
+    #[serde(default)]
+    pub undetected: RowRanges,
+}
+
+/// A set of store row ids as sorted, disjoint, inclusive ranges: a crash leaves one range
+/// per checkpoint interval, and replay removes rows one at a time, mostly from the ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RowRanges(Vec<(i64, i64)>);
+
+impl RowRanges {
+    /// Adds the rows `first..=last` (nothing when `first > last`).
+    pub fn insert_range(&mut self, first: i64, last: i64) {
+        if first > last {
+            return;
+        }
+        self.0.push((first, last));
+        self.0.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(self.0.len());
+        for &(a, b) in &self.0 {
+            match merged.last_mut() {
+                Some(prev) if a <= prev.1.saturating_add(1) => prev.1 = prev.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.0 = merged;
+    }
+
+    /// Removes `row`; true when it was in the set.
+    pub fn remove(&mut self, row: i64) -> bool {
+        let index = self.0.partition_point(|&(_, last)| last < row);
+        let Some(&(first, last)) = self.0.get(index) else {
+            return false;
+        };
+        if row < first {
+            return false;
+        }
+        match (row == first, row == last) {
+            (true, true) => {
+                self.0.remove(index);
+            }
+            (true, false) => self.0[index].0 = row + 1,
+            (false, true) => self.0[index].1 = row - 1,
+            (false, false) => {
+                self.0[index].1 = row - 1;
+                self.0.insert(index + 1, (row + 1, last));
+            }
+        }
+        true
+    }
+
+    /// Number of rows in the set.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.0
+            .iter()
+            .map(|&(a, b)| u64::try_from(b - a + 1).unwrap_or(0))
+            .sum()
+    }
+
+    /// True when the set is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// Where the checkpoint of a state directory lives.
@@ -127,5 +200,48 @@ mod tests {
         assert!(Checkpoint::load(&path).is_err());
         std::fs::write(&path, "{").unwrap();
         assert!(Checkpoint::load(&path).is_err());
+        // Checkpoints written before `undetected` existed still load.
+        std::fs::write(
+            &path,
+            r#"{"version":1,"store_rowid":5,"files":[],"detectors":{},"events":5}"#,
+        )
+        .unwrap();
+        assert!(
+            Checkpoint::load(&path)
+                .unwrap()
+                .unwrap()
+                .undetected
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn row_ranges_merge_split_and_count() {
+        let mut rows = RowRanges::default();
+        rows.insert_range(10, 20);
+        rows.insert_range(21, 25);
+        rows.insert_range(40, 39);
+        assert_eq!(rows, RowRanges(vec![(10, 25)]));
+        assert_eq!(rows.len(), 16);
+        assert!(!rows.remove(9));
+        assert!(!rows.remove(26));
+        assert!(rows.remove(10));
+        assert!(rows.remove(25));
+        assert!(rows.remove(15));
+        assert!(!rows.remove(15));
+        assert_eq!(rows, RowRanges(vec![(11, 14), (16, 24)]));
+        assert_eq!(rows.len(), 13);
+        rows.insert_range(1, 3);
+        rows.insert_range(12, 17);
+        assert_eq!(rows, RowRanges(vec![(1, 3), (11, 24)]));
+        for row in [1, 2, 3] {
+            assert!(rows.remove(row));
+        }
+        for row in 11..=24 {
+            assert!(rows.remove(row));
+        }
+        assert!(rows.is_empty());
+        let json = serde_json::to_string(&RowRanges(vec![(1, 2)])).unwrap();
+        assert_eq!(json, "[[1,2]]");
     }
 }

@@ -10,9 +10,10 @@
 //! a file) is detected and committed to the store; its input is acknowledged (SQS message
 //! deleted, file marked done) only after the next checkpoint, which saves the detectors'
 //! state and the store's newest row id ([`checkpoint`]). After any crash the unacknowledged
-//! input comes back; events already stored since the checkpoint are re-run through the
-//! detectors to rebuild their state but not stored again, and alerts already stored (hence
-//! already handed to the sink) are not sent again. An event arriving by both paths
+//! input comes back; events the crashed run stored after its checkpoint (kept in the next
+//! checkpoints as [`RowRanges`] until they return) are re-run through the detectors to rebuild
+//! their state but not stored again, and alerts already stored (hence already handed to the
+//! sink) are not sent again. An event arriving by both paths
 //! (EventBridge and S3) is detected once: identities (`eventID` + account) are checked
 //! against a bounded in-memory set, then the store.
 //!
@@ -41,7 +42,7 @@ use trailhound_enrich::Enricher;
 use trailhound_ingest::IngestOptions;
 use trailhound_store::Store;
 
-pub use checkpoint::{CHECKPOINT_FILE, Checkpoint};
+pub use checkpoint::{CHECKPOINT_FILE, Checkpoint, RowRanges};
 pub use config::{DirSource, RunConfig, SqsSource};
 pub use error::{Error, Result};
 pub use metrics::Metrics;

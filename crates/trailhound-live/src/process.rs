@@ -11,7 +11,7 @@ use trailhound_detect::Engine;
 use trailhound_enrich::Enricher;
 use trailhound_store::Store;
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, RowRanges};
 use crate::metrics::{Metrics, now_ms};
 use crate::seen::SeenSet;
 use crate::{AlertSink, Error, Result};
@@ -66,6 +66,19 @@ pub struct Totals {
     pub suppressed: u64,
 }
 
+/// The newest event row of the store (0 when empty).
+fn last_row(store: &Store) -> Result<i64> {
+    store
+        .connection()
+        .query_row("SELECT coalesce(max(id), 0) FROM event_rows", [], |row| {
+            row.get(0)
+        })
+        .map_err(|source| Error::Lookup {
+            context: "reading the newest event row",
+            source,
+        })
+}
+
 /// What the detection loop owns.
 pub(crate) struct Processor {
     engine: Engine,
@@ -75,7 +88,7 @@ pub(crate) struct Processor {
     seen: SeenSet,
     accounts: HashSet<String>,
     checkpoint_path: PathBuf,
-    checkpoint_rowid: i64,
+    undetected: RowRanges,
     files: BTreeSet<String>,
     pending_files: Vec<String>,
     pending_acks: Vec<SqsAck>,
@@ -90,7 +103,7 @@ impl std::fmt::Debug for Processor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Processor")
             .field("checkpoint_path", &self.checkpoint_path)
-            .field("checkpoint_rowid", &self.checkpoint_rowid)
+            .field("undetected", &self.undetected.len())
             .field("totals", &self.totals)
             .finish_non_exhaustive()
     }
@@ -124,7 +137,7 @@ impl Processor {
     pub(crate) fn new(parts: ProcessorParts) -> Result<Processor> {
         let mut engine = parts.engine;
         let checkpoint = Checkpoint::load(&parts.checkpoint_path)?;
-        let (rowid, files, events) = match checkpoint {
+        let (rowid, files, events, mut undetected) = match checkpoint {
             Some(checkpoint) => {
                 engine.load_state(checkpoint.detectors)?;
                 tracing::info!(
@@ -132,10 +145,25 @@ impl Processor {
                     files = checkpoint.files.len(),
                     "checkpoint restored"
                 );
-                (checkpoint.store_rowid, checkpoint.files, checkpoint.events)
+                (
+                    checkpoint.store_rowid,
+                    checkpoint.files,
+                    checkpoint.events,
+                    checkpoint.undetected,
+                )
             }
-            None => (0, BTreeSet::new(), 0),
+            None => (0, BTreeSet::new(), 0, RowRanges::default()),
         };
+        // Rows a crashed run stored after its last checkpoint: the restored detector state
+        // has not seen them, so they are re-run when their input comes back.
+        let newest = last_row(&parts.store)?;
+        undetected.insert_range(rowid + 1, newest);
+        if !undetected.is_empty() {
+            tracing::info!(
+                rows = undetected.len(),
+                "events stored but not detected before a crash; they are re-run when they come back"
+            );
+        }
         Ok(Processor {
             engine,
             enricher: parts.enricher,
@@ -144,7 +172,7 @@ impl Processor {
             seen: SeenSet::new(parts.seen_capacity),
             accounts: parts.accounts.into_iter().collect(),
             checkpoint_path: parts.checkpoint_path,
-            checkpoint_rowid: rowid,
+            undetected,
             files,
             pending_files: Vec::new(),
             pending_acks: Vec::new(),
@@ -175,16 +203,6 @@ impl Processor {
         Ok(self.store.event_row(event_id, account)?)
     }
 
-    fn max_rowid(&self) -> Result<i64> {
-        self.store
-            .connection()
-            .query_row("SELECT coalesce(max(id), 0) FROM ev", [], |row| row.get(0))
-            .map_err(|source| Error::Lookup {
-                context: "reading the newest event row",
-                source,
-            })
-    }
-
     /// Detects and stores one unit; its acknowledgement waits for the next checkpoint.
     ///
     /// # Errors
@@ -210,14 +228,15 @@ impl Processor {
                 continue;
             }
             let replay = match self.stored_rowid(&id, account)? {
-                Some(rowid) if rowid <= self.checkpoint_rowid => {
-                    // Detected before the checkpoint: the detectors' state has it.
+                // Stored by a run that crashed before its checkpoint: detect, do not store.
+                Some(row) if self.undetected.remove(row) => true,
+                // Stored and detected (before the checkpoint, or earlier in this run).
+                Some(_) => {
                     self.seen.insert(key);
                     self.totals.duplicates += 1;
                     self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                Some(_) => true,
                 None => false,
             };
             self.seen.insert(key);
@@ -274,6 +293,7 @@ impl Processor {
             self.sink
                 .submit(alert)
                 .map_err(|e| Error::Sink(e.to_string()))?;
+            tracing::debug!(alert = %alert.id, rule = %alert.rule.id, "alert handed to the sink");
             self.totals.alerts += 1;
             self.metrics.alert(alert.severity.as_str());
         }
@@ -290,7 +310,7 @@ impl Processor {
     /// # Errors
     /// The checkpoint cannot be written; nothing is acknowledged then.
     pub(crate) fn checkpoint(&mut self) -> Result<Vec<SqsAck>> {
-        let rowid = self.max_rowid()?;
+        let rowid = last_row(&self.store)?;
         let mut files = self.files.clone();
         files.extend(self.pending_files.iter().cloned());
         let events = self.events_at_checkpoint + self.totals.events;
@@ -300,11 +320,11 @@ impl Processor {
             files,
             detectors: self.engine.save_state(),
             events,
+            undetected: self.undetected.clone(),
         };
         checkpoint.save(&self.checkpoint_path)?;
         self.files = checkpoint.files;
         self.pending_files.clear();
-        self.checkpoint_rowid = rowid;
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.metrics
             .last_checkpoint_ms
@@ -315,6 +335,7 @@ impl Processor {
         tracing::debug!(
             store_rowid = rowid,
             acks = self.pending_acks.len(),
+            undetected = self.undetected.len(),
             "checkpoint written"
         );
         Ok(std::mem::take(&mut self.pending_acks))
@@ -338,5 +359,98 @@ impl Processor {
             .sink_backlog
             .store(self.sink.backlog(), Ordering::Relaxed);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use trailhound_core::Origin;
+    use trailhound_detect::builtin_detectors;
+    use trailhound_detect::tuning::Tuning;
+
+    use super::*;
+
+    /// Collects the ids of the alerts it is handed.
+    struct Collect(Arc<Mutex<Vec<String>>>);
+
+    impl AlertSink for Collect {
+        fn submit(&mut self, alert: &Alert) -> std::result::Result<(), crate::SinkError> {
+            self.0.lock().unwrap().push(alert.rule.id.to_string());
+            Ok(())
+        }
+    }
+
+    fn stop_logging(id: &str, second: u32) -> Event {
+        let raw = format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::123456789012:user/alice","accountId":"123456789012","userName":"alice"}},"eventTime":"2026-01-15T10:00:{second:02}Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2.15.0","requestParameters":{{"name":"trail-{id}"}},"responseElements":null,"eventID":"{id}","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"123456789012"}}"#
+        );
+        Event::from_json(raw, Origin::new("test.json", second)).unwrap()
+    }
+
+    fn unit(events: Vec<Event>) -> Unit {
+        Unit {
+            source: Arc::from("test"),
+            events,
+            ack: Ack::None,
+            sent_ms: None,
+        }
+    }
+
+    fn processor(dir: &std::path::Path, alerts: &Arc<Mutex<Vec<String>>>) -> Processor {
+        Processor::new(ProcessorParts {
+            engine: Engine::new(builtin_detectors(&Tuning::none()).unwrap()),
+            enricher: None,
+            store: Store::open(dir.join("store")).unwrap(),
+            sink: Box::new(Collect(alerts.clone())),
+            seen_capacity: 1000,
+            accounts: Vec::new(),
+            checkpoint_path: dir.join("checkpoint.json"),
+            metrics: Arc::new(Metrics::default()),
+        })
+        .unwrap()
+    }
+
+    /// A run stores an event and dies before its checkpoint; the next run checkpoints newer
+    /// rows of its own before the lost event's message comes back. The event must still be
+    /// re-run through the detectors (its alert was never sent), exactly once.
+    #[test]
+    fn events_stored_before_a_crash_are_detected_when_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let alerts = Arc::new(Mutex::new(Vec::new()));
+        // The crashed run: the event is committed to the store, the alert never sent.
+        Store::open(dir.path().join("store"))
+            .unwrap()
+            .append_events(&[stop_logging("lost", 1)])
+            .unwrap();
+
+        let mut run = processor(dir.path(), &alerts);
+        run.handle(unit(vec![stop_logging("fresh", 2)])).unwrap();
+        run.checkpoint().unwrap();
+        drop(run);
+        assert_eq!(alerts.lock().unwrap().len(), 1);
+
+        // Another restart before the lost event returns: the checkpoint still knows it.
+        let mut run = processor(dir.path(), &alerts);
+        run.handle(unit(vec![
+            stop_logging("lost", 1),
+            stop_logging("fresh", 2),
+        ]))
+        .unwrap();
+        run.handle(unit(vec![stop_logging("lost", 1)])).unwrap();
+        let totals = run.totals();
+        assert_eq!((totals.replayed, totals.duplicates), (1, 2), "{totals:?}");
+        assert_eq!(*alerts.lock().unwrap(), ["TH1001", "TH1001"]);
+        run.checkpoint().unwrap();
+        drop(run);
+
+        // Once re-run and checkpointed, it is an ordinary duplicate.
+        let mut run = processor(dir.path(), &alerts);
+        run.handle(unit(vec![stop_logging("lost", 1)])).unwrap();
+        assert_eq!(run.totals().duplicates, 1);
+        assert_eq!(alerts.lock().unwrap().len(), 2);
+        let read = Store::open(dir.path().join("store")).unwrap();
+        assert_eq!(read.event_count().unwrap(), 2);
     }
 }

@@ -86,6 +86,9 @@ pub struct DaemonOptions {
     pub ingest: IngestOptions,
     /// How long the end of the run waits for the alert sink.
     pub flush_timeout: Duration,
+    /// The counters to update, when the caller reads them too (the embedded web UI shows
+    /// ingest health from them); fresh ones otherwise.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// What a run did.
@@ -151,7 +154,7 @@ async fn run_async(
         path: state_dir.clone(),
         source,
     })?;
-    let metrics = Arc::new(Metrics::default());
+    let metrics = options.metrics.clone().unwrap_or_default();
     let store = Store::open(&store_dir)?;
     let mut processor = process::Processor::new(process::ProcessorParts {
         engine,

@@ -552,3 +552,70 @@ fn two_workers_on_one_queue_raise_the_same_alerts_as_one() {
     assert_eq!(one_ids.len(), files, "{out_one}");
     assert_eq!(two, one_ids);
 }
+
+/// `run --web`: the web UI and API over the daemon's store while it runs, with the overview's
+/// ingest health from the daemon itself (not derived from the store).
+#[test]
+fn run_serves_the_web_ui_over_its_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "version = 1\n[anomaly]\nenabled = false\n[metric_filters]\ncis = false\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["run", "--stdin", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .args(["--web", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let daemon = Daemon {
+        out: drain(child.stdout.take().unwrap()),
+        err: drain(child.stderr.take().unwrap()),
+        child,
+    };
+    let (_, _, records) = log_file(0, 20);
+    for record in &records {
+        writeln!(stdin, "{record}").unwrap();
+    }
+    stdin.flush().unwrap();
+
+    let body = |response: &str| -> serde_json::Value {
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{response}");
+        serde_json::from_str(body).unwrap()
+    };
+    wait_for("the web server", Duration::from_secs(30), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    wait_for("the alert in the API", Duration::from_secs(30), || {
+        let alerts = body(&http_get(port, "/api/alerts"));
+        alerts.to_string().contains("TH1001")
+    });
+    wait_for("live ingest health", Duration::from_secs(10), || {
+        let overview = body(&http_get(port, "/api/overview"));
+        overview["ingest"]["source"] == "live" && overview["ingest"]["events_read"] == 20
+    });
+    let page = http_get(port, "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+
+    // End of input ends the daemon, and the web server with it.
+    drop(stdin);
+    let (stdout, stderr) = output(daemon);
+    assert!(stderr.contains("20 events detected"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("on http://127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert_eq!(alert_ids(&stdout, "TH1001").len(), 1, "{stdout}");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}

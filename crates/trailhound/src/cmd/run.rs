@@ -4,6 +4,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,6 +48,10 @@ pub struct RunArgs {
     /// Format of alerts on stdout.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     pub format: Format,
+    /// Serve the web UI and JSON API on this address too (as `trailhound serve`; default
+    /// `[server] listen` when set, else no web UI). Anything but loopback needs the token.
+    #[arg(long, value_name = "ADDR")]
+    pub web: Option<std::net::SocketAddr>,
 }
 
 /// Alerts to stdout, one write and flush per alert (the store keeps them too).
@@ -100,6 +106,20 @@ impl AlertSink for PipelineSink {
             tracing::info!(delivery = %report.summary(), "alert pipeline flushed");
         }
         self.stdout.flush(timeout)
+    }
+}
+
+/// The overview's ingest health from the daemon's counters.
+fn live_health(metrics: &trailhound_live::Metrics) -> trailhound_server::IngestHealth {
+    let now = trailhound_live::metrics::now_ms();
+    let last = metrics.last_event_time_ms.load(Ordering::Relaxed);
+    trailhound_server::IngestHealth {
+        source: "live".to_owned(),
+        events_per_second: metrics.events_per_second(),
+        lag_seconds: (last > 0).then(|| (now - last) as f64 / 1000.0),
+        errors: metrics.errors().values().sum(),
+        events_read: metrics.events.load(Ordering::Relaxed),
+        updated_at: Some(trailhound_core::Timestamp::from_millis(now)),
     }
 }
 
@@ -177,14 +197,40 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         pipeline,
         stdout: stdout_sink,
     };
+    let metrics = Arc::new(trailhound_live::Metrics::default());
+    // The web UI over the daemon's store, with ingest health from the daemon's counters.
+    let web = match (args.web, config.server.listen) {
+        (None, None) => None,
+        (web, _) => {
+            let store = live
+                .store
+                .clone()
+                .context("the web UI needs a store directory (set [run] store or --store)")?;
+            std::fs::create_dir_all(&store)
+                .with_context(|| format!("cannot create store directory {}", store.display()))?;
+            let (server, token) = super::serve::server_config(&config.server, web, &store)?;
+            let counters = metrics.clone();
+            let refresh = move || live_health(&counters);
+            Some(super::serve::Background::start(
+                server,
+                token,
+                Some(Box::new(refresh)),
+            )?)
+        }
+    };
     let options = DaemonOptions {
         config: live,
         stdin: args.stdin,
         ingest: IngestOptions::default(),
         flush_timeout: Duration::from_secs(10),
+        metrics: Some(metrics),
     };
-    let summary =
-        trailhound_live::run(options, engine, enricher, Box::new(sink)).context("daemon failed")?;
+    let result =
+        trailhound_live::run(options, engine, enricher, Box::new(sink)).context("daemon failed");
+    if let Some(web) = web {
+        web.stop().context("web server")?;
+    }
+    let summary = result?;
     tracing::info!(
         events = summary.totals.events,
         alerts = summary.totals.alerts,

@@ -387,14 +387,28 @@ async fn alert_action(
         }
     };
     let at = now();
+    let suppressions_file = state.suppressions_file.clone();
     let out = state
         .write(move |store| {
             if action == TriageAction::Suppress {
                 let reason = note.unwrap_or_else(|| "suppressed from the web UI".to_owned());
+                // The pipeline's file first: a suppression that is recorded but not in
+                // force would mislead.
+                let in_pipeline = match &suppressions_file {
+                    Some(path) => {
+                        let summary = store.alert_summary(&id)?;
+                        Some(add_pipeline_suppression(path, &summary, &reason, &by, at)?)
+                    }
+                    None => None,
+                };
                 let record = store.record_suppression(&id, &reason, &by, at)?;
                 let summary = store.alert_summary(&id)?;
                 let entry = store.alert_history(&id)?.pop();
-                return Ok(json!({ "entry": entry, "alert": summary, "suppression": record }));
+                let mut out = json!({ "entry": entry, "alert": summary, "suppression": record });
+                if let Some(pipeline_id) = in_pipeline {
+                    out["pipeline_suppression"] = json!(pipeline_id);
+                }
+                return Ok(out);
             }
             let entry = store.triage(&id, &action, &by, at, note.as_deref())?;
             let summary = store.alert_summary(&id)?;
@@ -402,6 +416,36 @@ async fn alert_action(
         })
         .await?;
     Ok(Json(out))
+}
+
+/// Appends "this rule, for this principal, in this account" to the alert pipeline's
+/// suppressions file; returns the suppression's id.
+fn add_pipeline_suppression(
+    path: &std::path::Path,
+    alert: &trailhound_store::AlertSummary,
+    reason: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<String, AppError> {
+    use trailhound_alert::suppress::{Suppression, SuppressionFile};
+    let mut conditions = std::collections::BTreeMap::new();
+    conditions.insert("rule".to_owned(), vec![alert.rule_id.clone()]);
+    if let Some(principal) = &alert.principal {
+        conditions.insert("principal".to_owned(), vec![principal.clone()]);
+    }
+    if let Some(account) = &alert.account {
+        conditions.insert("account".to_owned(), vec![account.clone()]);
+    }
+    let suppression = Suppression::new(
+        conditions,
+        reason.to_owned(),
+        Some(by.to_owned()),
+        Some(at),
+        None,
+    );
+    SuppressionFile::open(path)
+        .and_then(|mut file| file.add(suppression))
+        .map_err(|e| AppError::Internal(format!("suppressions file: {e}")))
 }
 
 async fn list_suppressions(State(state): State<AppState>) -> Result<Json<Value>, AppError> {

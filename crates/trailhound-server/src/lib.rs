@@ -135,6 +135,10 @@ pub struct ServerConfig {
     /// Ingest health reported by a running pipeline (the daemon); without it the overview
     /// derives figures from the store.
     pub ingest_health: Option<IngestHealthHandle>,
+    /// The alert pipeline's suppressions file: "suppress similar" appends to it, so the
+    /// daemon and `hunt` stop sending such alerts. Without it the suppression is recorded
+    /// in the store only.
+    pub suppressions_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -151,6 +155,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             query_timeout: Duration::from_secs(10),
             ingest_health: None,
+            suppressions_file: None,
         }
     }
 }
@@ -169,6 +174,7 @@ pub(crate) struct AppState {
     pub(crate) poll_interval: Duration,
     pub(crate) query_timeout: Duration,
     pub(crate) ingest_health: Option<IngestHealthHandle>,
+    pub(crate) suppressions_file: Option<PathBuf>,
     pub(crate) secure_cookie: bool,
 }
 
@@ -347,6 +353,7 @@ pub fn router(config: &ServerConfig, auth_required: bool) -> Result<Router> {
         poll_interval: config.poll_interval,
         query_timeout: config.query_timeout,
         ingest_health: config.ingest_health.clone(),
+        suppressions_file: config.suppressions_file.clone(),
         secure_cookie: false,
     };
     let routes = api::routes()

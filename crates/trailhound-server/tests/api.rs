@@ -121,7 +121,12 @@ fn urlenc(s: &str) -> String {
 
 #[tokio::test]
 async fn alert_page_actions_and_history() {
-    let (_dir, app, alerts) = loopback_app();
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = common::fill(dir.path());
+    let suppressions = dir.path().join("alerts").join("suppressions.jsonl");
+    let mut config = common::config(dir.path());
+    config.suppressions_file = Some(suppressions.clone());
+    let app = router(&config, false).unwrap();
     let stop = &alerts[1];
     let (status, _, page) = call(&app, get(&format!("/api/alerts/{}", stop.id))).await;
     assert_eq!(status, StatusCode::OK);
@@ -172,6 +177,19 @@ async fn alert_page_actions_and_history() {
     .await;
     assert_eq!(out["suppression"]["rule_id"], "TH1001");
     assert_eq!(out["suppression"]["principal"], ALICE);
+    // In force in the alert pipeline: its suppressions file now silences this rule for this
+    // principal in this account, and nothing else.
+    let file = trailhound_alert::suppress::SuppressionFile::open(&suppressions).unwrap();
+    let written = file.matches(stop).expect("the alert is suppressed");
+    assert_eq!(out["pipeline_suppression"], written.id.as_str());
+    assert_eq!(written.created_by.as_deref(), Some("carol"));
+    assert_eq!(written.reason, "known change window");
+    let mut other_rule = stop.clone();
+    other_rule.rule.id = "TH1002".to_owned();
+    assert!(file.matches(&other_rule).is_none());
+    let mut other_principal = stop.clone();
+    other_principal.entity.principal = Some(common::DEPLOY.to_owned());
+    assert!(file.matches(&other_principal).is_none());
 
     let (_, _, page) = call(&app, get(&format!("/api/alerts/{}", stop.id))).await;
     let actions: Vec<&str> = page["history"]

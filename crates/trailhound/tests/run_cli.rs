@@ -619,3 +619,120 @@ fn run_serves_the_web_ui_over_its_store() {
     assert_eq!(alert_ids(&stdout, "TH1001").len(), 1, "{stdout}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+fn http_post_json(port: u16, path: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         x-trailhound-csrf: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// "Suppress similar" in the web UI of a running daemon: the next alert of that rule for that
+/// principal is not sent to the sinks, while other alerts still are.
+#[test]
+fn suppressing_from_the_web_ui_silences_the_running_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let sink = dir.path().join("sink.jsonl");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "version = 1\n[anomaly]\nenabled = false\n[metric_filters]\ncis = false\n\
+             [alerts.dedup]\nenabled = false\n\
+             [[alerts.sinks]]\nname = \"archive\"\ntype = \"file\"\npath = {:?}\n",
+            sink.display().to_string()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["run", "--stdin", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .args(["--web", &format!("127.0.0.1:{port}")])
+        .env("TRAILHOUND_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let daemon = Daemon {
+        out: drain(child.stdout.take().unwrap()),
+        err: drain(child.stderr.take().unwrap()),
+        child,
+    };
+    let stop =
+        |id: &str, minute: u32| record(id, "StopLogging", "cloudtrail.amazonaws.com", minute);
+    let sent = |rule: &str| -> usize {
+        std::fs::read_to_string(&sink)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&format!("\"id\":\"{rule}\"")))
+            .count()
+    };
+    writeln!(stdin, "{}", stop("stop-1", 1)).unwrap();
+    stdin.flush().unwrap();
+    wait_for(
+        "the first alert at the sink",
+        Duration::from_secs(30),
+        || sent("TH1001") == 1,
+    );
+
+    // The sink has it before the store does: wait for the store.
+    let mut id = String::new();
+    wait_for(
+        "the first alert in the API",
+        Duration::from_secs(30),
+        || {
+            let alerts = http_get(port, "/api/alerts");
+            let body = alerts.split_once("\r\n\r\n").unwrap().1;
+            let list: serde_json::Value = serde_json::from_str(body).unwrap();
+            list["items"][0]["id"]
+                .as_str()
+                .map(|found| id = found.to_owned())
+                .is_some()
+        },
+    );
+    let answer = http_post_json(
+        port,
+        &format!("/api/alerts/{id}/actions"),
+        r#"{"action":"suppress","note":"trail maintenance","by":"carol"}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("pipeline_suppression"), "{answer}");
+
+    // The same rule and principal again: suppressed. Another rule (DeleteTrail): sent.
+    writeln!(stdin, "{}", stop("stop-2", 2)).unwrap();
+    writeln!(
+        stdin,
+        "{}",
+        record("delete-1", "DeleteTrail", "cloudtrail.amazonaws.com", 3)
+    )
+    .unwrap();
+    drop(stdin);
+    let (_, stderr) = output(daemon);
+    assert!(stderr.contains("suppressions reloaded"), "{stderr}");
+    assert_eq!(sent("TH1001"), 1, "{stderr}");
+    assert!(
+        std::fs::read_to_string(&sink)
+            .unwrap()
+            .contains("DeleteTrail"),
+        "{stderr}"
+    );
+    let stored = trailhound_store::Store::open_read_only(&store)
+        .unwrap()
+        .query("SELECT count(*) FROM alerts WHERE rule_id = 'TH1001'")
+        .unwrap();
+    // The store keeps every alert raised, suppressed or not.
+    assert_eq!(stored.rows[0][0], serde_json::json!(2));
+}

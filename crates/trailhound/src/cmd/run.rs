@@ -79,6 +79,37 @@ impl AlertSink for StdoutSink {
 struct PipelineSink {
     pipeline: Option<trailhound_alert::AlertPipeline>,
     stdout: StdoutSink,
+    /// The suppressions file, reloaded when it changes (the web UI and
+    /// `trailhound alerts suppress add` append to it while the daemon runs).
+    suppressions: Option<Watched>,
+}
+
+/// A file whose changes are noticed by its modification time and length.
+struct Watched {
+    path: PathBuf,
+    seen: Option<(std::time::SystemTime, u64)>,
+}
+
+impl Watched {
+    fn new(path: PathBuf) -> Self {
+        let seen = Self::stamp(&path);
+        Watched { path, seen }
+    }
+
+    fn stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
+    /// True once after each change.
+    fn changed(&mut self) -> bool {
+        let now = Self::stamp(&self.path);
+        if now == self.seen {
+            return false;
+        }
+        self.seen = now;
+        true
+    }
 }
 
 impl PipelineSink {
@@ -95,6 +126,12 @@ impl AlertSink for PipelineSink {
         let Some(pipeline) = self.pipeline.as_mut() else {
             return self.stdout.submit(alert);
         };
+        if let Some(watched) = self.suppressions.as_mut()
+            && watched.changed()
+        {
+            pipeline.reload_suppressions()?;
+            tracing::info!(file = %watched.path.display(), "suppressions reloaded");
+        }
         let outputs = pipeline.submit(alert.clone())?;
         self.print(outputs)
     }
@@ -182,8 +219,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // daemon's checkpoints.
     let mut alerts = config.alerts.clone();
     if alerts.outbox.is_none() {
-        alerts.outbox = live.state_dir.as_ref().map(|dir| dir.join("alerts"));
+        alerts.outbox = live
+            .state_dir
+            .as_ref()
+            .or(live.store.as_ref())
+            .map(|dir| dir.join("alerts"));
     }
+    let suppressions = trailhound_alert::suppressions_path(&alerts, alerts.outbox.as_deref());
     // Without sinks every alert goes to stdout as raised (the store keeps them all); with
     // sinks, dedup, suppression and chains apply and stdout shows what the sinks are sent.
     let pipeline = match (&alerts.outbox, alerts.sinks.is_empty()) {
@@ -196,6 +238,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let sink = PipelineSink {
         pipeline,
         stdout: stdout_sink,
+        suppressions: suppressions.clone().map(Watched::new),
     };
     let metrics = Arc::new(trailhound_live::Metrics::default());
     // The web UI over the daemon's store, with ingest health from the daemon's counters.
@@ -208,7 +251,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
                 .context("the web UI needs a store directory (set [run] store or --store)")?;
             std::fs::create_dir_all(&store)
                 .with_context(|| format!("cannot create store directory {}", store.display()))?;
-            let (server, token) = super::serve::server_config(&config.server, web, &store)?;
+            let (mut server, token) = super::serve::server_config(&config.server, web, &store)?;
+            server.suppressions_file = suppressions;
             let counters = metrics.clone();
             let refresh = move || live_health(&counters);
             Some(super::serve::Background::start(

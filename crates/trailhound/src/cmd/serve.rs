@@ -228,12 +228,25 @@ impl Background {
 /// # Errors
 /// Bad configuration, an unusable store or address.
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
-    let settings = match &args.config {
-        Some(path) => crate::config::Config::load(path)?.server,
-        None => ServerSettings::default(),
+    let (settings, alerts) = match &args.config {
+        Some(path) => {
+            let config = crate::config::Config::load(path)?;
+            (config.server, config.alerts)
+        }
+        None => (
+            ServerSettings::default(),
+            trailhound_alert::AlertConfig::default(),
+        ),
     };
     let (mut config, token) = server_config(&settings, args.listen, &args.store.dir)?;
     config.require_token_on_loopback |= args.require_token;
+    // "Suppress similar" writes the pipeline's suppressions file where `run` on this store
+    // reads it: `[alerts] suppressions_file`, else in `[alerts] outbox`, else `DIR/alerts`.
+    let outbox = alerts
+        .outbox
+        .clone()
+        .unwrap_or_else(|| args.store.dir.join("alerts"));
+    config.suppressions_file = trailhound_alert::suppressions_path(&alerts, Some(&outbox));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -29,19 +29,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" gen --out "$work/org" --days 2 --accounts 2 --events-per-day 400 --seed 7 -q
-set +e
-"$bin" hunt "$work/org/AWSLogs" --store "$work/store" >"$work/hunt.out" 2>"$work/hunt.err"
-status=$?
-set -e
-# hunt exits 1 when it raised alerts, which is what this test needs.
-[ "$status" -le 1 ] || { cat "$work/hunt.err" >&2; exit 1; }
-alerts=$("$bin" query --store "$work/store" "SELECT count(*) FROM alerts" --format json | tr -dc '0-9')
+# E2E_STORE: drive the UI over an existing store instead (e.g. the 10M-event, 100k-alert
+# store of the scale runs, docs/web.md); its triage state is changed by the test.
+store="${E2E_STORE:-$work/store}"
+if [ -z "${E2E_STORE:-}" ]; then
+  "$bin" gen --out "$work/org" --days 2 --accounts 2 --events-per-day 400 --seed 7 -q
+  set +e
+  "$bin" hunt "$work/org/AWSLogs" --store "$store" >"$work/hunt.out" 2>"$work/hunt.err"
+  status=$?
+  set -e
+  # hunt exits 1 when it raised alerts, which is what this test needs.
+  [ "$status" -le 1 ] || { cat "$work/hunt.err" >&2; exit 1; }
+else
+  rm -f "$store/server-token"   # a fresh token, announced as at a first start
+fi
+alerts=$("$bin" query --store "$store" "SELECT count(*) FROM alerts" --format json | tr -dc '0-9')
 echo "e2e: store with $alerts alerts"
 [ "${alerts:-0}" -gt 0 ] || { echo "e2e: the generated store has no alerts" >&2; exit 1; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-"$bin" serve --store "$work/store" --listen "127.0.0.1:$port" --require-token >"$work/serve.out" 2>"$work/serve.err" &
+"$bin" serve --store "$store" --listen "127.0.0.1:$port" --require-token >"$work/serve.out" 2>"$work/serve.err" &
 server_pid=$!
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && break
@@ -49,5 +56,5 @@ for _ in $(seq 1 100); do
 done
 grep -q "access token (shown once" "$work/serve.out" || { echo "e2e: the token was not announced" >&2; cat "$work/serve.err" >&2; exit 1; }
 
-BASE_URL="http://127.0.0.1:$port" TOKEN_FILE="$work/store/server-token" ARTIFACTS="$artifacts" \
+BASE_URL="http://127.0.0.1:$port" TOKEN_FILE="$store/server-token" ARTIFACTS="$artifacts" \
   CHROMIUM="$chromium_bin" node "$here/ui.test.mjs"

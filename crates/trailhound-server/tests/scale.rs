@@ -212,7 +212,7 @@ async fn pages_answer_within_a_second_at_scale() {
     let (took, hits) = timed_get(&app, &format!("/api/search?q={}", encode(&key))).await;
     println!(
         "search {key}: {} hits",
-        hits["hits"].as_array().map_or(0, Vec::len)
+        hits["events"].as_array().map_or(0, Vec::len)
     );
     pages.push(("search one access key id".to_owned(), took));
 

@@ -30,6 +30,7 @@ mod stats;
 mod terms;
 mod triage;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -336,6 +337,10 @@ CREATE TABLE IF NOT EXISTS ids (
     row INTEGER NOT NULL,
     PRIMARY KEY (uid, account)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_hours (
+    hour INTEGER PRIMARY KEY,
+    n INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS event_counts (
     minute INTEGER NOT NULL,
     account TEXT NOT NULL,
@@ -465,6 +470,32 @@ impl std::fmt::Debug for Store {
 }
 
 /// The stable 63-bit hash of an event id, the key of the idempotence check.
+/// One hour in milliseconds: the width of `event_hours`.
+const HOUR_MS: i64 = 3_600_000;
+
+/// Fills `event_hours` from the stored rows once, for stores written before it existed.
+fn backfill_event_hours(conn: &Connection) -> Result<()> {
+    let done: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'event_hours')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql("reading the store's hourly counts state"))?;
+    if done {
+        return Ok(());
+    }
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         DELETE FROM event_hours;
+         INSERT INTO event_hours (hour, n)
+             SELECT (t / {HOUR_MS}) * {HOUR_MS}, count(*) FROM event_rows GROUP BY 1;
+         INSERT INTO meta (key, value) VALUES ('event_hours', 1);
+         COMMIT;"
+    ))
+    .map_err(sql("counting stored events per hour"))
+}
+
 pub(crate) fn event_uid(event_id: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in event_id.as_bytes() {
@@ -592,6 +623,7 @@ impl Store {
             .map_err(sql("creating the schema"))?;
         conn.execute_batch(&format!("PRAGMA user_version = {FORMAT};"))
             .map_err(sql("writing the store format"))?;
+        backfill_event_hours(&conn)?;
         let dict = Arc::new(RwLock::new(dict::Dict::load(&conn)?));
         let reader = codec::register_functions(&conn, &path, Arc::clone(&dict))?;
         conn.execute_batch(VIEWS)
@@ -762,6 +794,27 @@ impl Store {
                 } else {
                     fresh.push((day, event, account));
                 }
+            }
+        }
+        // Events per hour, kept as they are stored: the overview charts them without
+        // counting millions of rows.
+        {
+            let mut hours: HashMap<i64, i64> = HashMap::new();
+            for (_, event, _) in &fresh {
+                *hours
+                    .entry(event.event_time().as_millis().div_euclid(HOUR_MS) * HOUR_MS)
+                    .or_default() += 1;
+            }
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO event_hours (hour, n) VALUES (?1, ?2)
+                     ON CONFLICT (hour) DO UPDATE SET n = n + excluded.n",
+                )
+                .map_err(sql("preparing the hourly count"))?;
+            for (hour, n) in hours {
+                upsert
+                    .execute(params![hour, n])
+                    .map_err(sql("counting events per hour"))?;
             }
         }
         let mut plans: Vec<BlockPlan> = Vec::new();
@@ -1066,6 +1119,11 @@ impl Store {
             [cutoff.saturating_mul(86_400_000)],
         )
         .map_err(sql("deleting counts"))?;
+        tx.execute(
+            "DELETE FROM event_hours WHERE hour < ?1",
+            [cutoff.saturating_mul(86_400_000)],
+        )
+        .map_err(sql("deleting hourly counts"))?;
         tx.execute("DELETE FROM temp.doomed", [])
             .map_err(sql("finishing retention"))?;
         tx.commit().map_err(sql("committing retention"))?;

@@ -660,6 +660,70 @@ impl Store {
             .is_some())
     }
 
+    /// Events of a pivot's entity per bucket of `bucket_ms` in `[since, until)`, through the
+    /// same indexed paths as the pivot (never a scan of the decoded `events` view).
+    pub(crate) fn entity_histogram(
+        &self,
+        kind: PivotKind,
+        value: &str,
+        since: i64,
+        until: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, u64)>> {
+        let matcher = self.matcher(kind, value)?;
+        let mut counts: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+        self.each_match(&matcher, since, until, |h| {
+            *counts
+                .entry(h.t.div_euclid(bucket_ms) * bucket_ms)
+                .or_default() += 1;
+        })?;
+        Ok(counts.into_iter().collect())
+    }
+
+    /// Alerts whose sampled events the matcher selects. Indexed columns are joined in one
+    /// statement (`alert_events_row`); words are checked against each linked record.
+    fn linked_alerts(&self, matcher: &Matcher) -> Result<HashSet<String>> {
+        let joined = |condition: &str, id: i64| -> Result<HashSet<String>> {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT DISTINCT ae.alert_id FROM event_rows r
+                     JOIN alert_events ae ON ae.event_row = r.id WHERE {condition}"
+                ))
+                .map_err(sql("preparing the alert links"))?;
+            stmt.query_map([id], |r| r.get::<_, String>(0))
+                .map_err(sql("reading alert links"))?
+                .collect::<rusqlite::Result<HashSet<_>>>()
+                .map_err(sql("reading alert links"))
+        };
+        match matcher {
+            Matcher::Nothing => Ok(HashSet::new()),
+            Matcher::PrincipalKey(id) => joined("r.pkey = ?1", *id),
+            Matcher::PrincipalOther(id) => joined("(r.principal = ?1 OR r.uname = ?1)", *id),
+            Matcher::Column { column, id, .. } => joined(&format!("r.{column} = ?1"), *id),
+            Matcher::Words(_) => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT alert_id, event_row FROM alert_events WHERE event_row IS NOT NULL",
+                    )
+                    .map_err(sql("preparing the alert links"))?;
+                let links = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(sql("reading alert links"))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(sql("reading alert links"))?;
+                let mut linked = HashSet::new();
+                for (alert, row) in links {
+                    if !linked.contains(&alert) && self.row_matches(matcher, row)? {
+                        linked.insert(alert);
+                    }
+                }
+                Ok(linked)
+            }
+        }
+    }
+
     /// Pivots on a principal, IP, key, session or resource: a timeline of at most `limit`
     /// events, counts, first and last seen, and the alerts involving it.
     ///
@@ -691,25 +755,7 @@ impl Store {
         let by_user_agent = top_counts(tally.ua, name);
         let by_principal = top_counts(tally.principal, name);
         // Alerts whose sampled events match.
-        let mut linked: HashSet<String> = HashSet::new();
-        {
-            let mut stmt = self
-                .conn
-                .prepare_cached(
-                    "SELECT alert_id, event_row FROM alert_events WHERE event_row IS NOT NULL",
-                )
-                .map_err(sql("preparing the alert links"))?;
-            let links = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                .map_err(sql("reading alert links"))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(sql("reading alert links"))?;
-            for (alert, row) in links {
-                if !linked.contains(&alert) && self.row_matches(&matcher, row)? {
-                    linked.insert(alert);
-                }
-            }
-        }
+        let linked = self.linked_alerts(&matcher)?;
         let entity = match kind {
             PivotKind::Principal => "principal = ?1",
             PivotKind::Ip => "source_ip = ?1",

@@ -784,19 +784,54 @@ impl Store {
     /// # Errors
     /// On SQLite failures.
     pub fn alert_raw_events(&self, id: &str, limit: usize) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT raw_json(e.block_id, e.slot) FROM alert_events ae
-                 JOIN ev e ON e.event_id = ae.event_id
-                 WHERE ae.alert_id = ?1 ORDER BY e.event_time, e.id LIMIT ?2",
-            )
-            .map_err(sql("preparing the alert events read"))?;
-        let rows = stmt
-            .query_map(params![id, limit_i64(limit)], |r| r.get::<_, String>(0))
-            .map_err(sql("reading alert events"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql("reading alert events"))
+        // Through the stored row of each sampled event (or the idempotence index when the
+        // event was stored after the alert): never a join on the decoded `events` view,
+        // which would decode the whole store.
+        let links: Vec<(String, Option<i64>)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT event_id, event_row FROM alert_events WHERE alert_id = ?1")
+                .map_err(sql("preparing the alert events read"))?;
+            stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql("reading alert events"))?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(sql("reading alert events"))?
+        };
+        let mut rows: Vec<(i64, i64)> = Vec::with_capacity(links.len());
+        for (event_id, row) in links {
+            let row = match row {
+                Some(row) => Some(row),
+                None => self
+                    .conn
+                    .prepare_cached("SELECT row FROM ids WHERE uid = ?1 ORDER BY row LIMIT 1")
+                    .map_err(sql("preparing the event lookup"))?
+                    .query_row([crate::event_uid(&event_id)], |r| r.get(0))
+                    .optional()
+                    .map_err(sql("looking up an event"))?,
+            };
+            let Some(row) = row else { continue };
+            let t: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT t FROM event_rows WHERE id = ?1")
+                .map_err(sql("preparing the event time read"))?
+                .query_row([row], |r| r.get(0))
+                .optional()
+                .map_err(sql("reading an event time"))?;
+            if let Some(t) = t {
+                rows.push((t, row));
+            }
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        rows.truncate(limit);
+        let mut reader = self.reader.lock().map_err(|_| Error::Poisoned)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (_, row) in rows {
+            if let Some(raw) = reader.record(row)? {
+                out.push(raw);
+            }
+        }
+        Ok(out)
     }
 
     /// Events per bucket of `bucket_ms` in `range` for a principal (ARN or principal key),
@@ -814,30 +849,40 @@ impl Store {
     ) -> Result<Vec<Bucket>> {
         let (since, until) = range.bounds();
         let bucket_ms = bucket_ms.max(1);
-        let matcher = match column {
-            "principal" => "(e.principal_key = ?1 OR e.principal_arn = ?1)",
-            "ip" => "e.source_ip = ?1",
-            "key" => "e.access_key_id = ?1",
-            "session" => "e.session = ?1",
-            _ => "?1 IS NOT NULL",
+        let kind = match column {
+            "principal" => crate::PivotKind::Principal,
+            "ip" => crate::PivotKind::Ip,
+            "key" => crate::PivotKind::Key,
+            "session" => crate::PivotKind::Session,
+            _ => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT (r.t / ?3) * ?3, count(*) FROM event_rows r
+                         WHERE r.t >= ?1 AND r.t < ?2 GROUP BY 1 ORDER BY 1",
+                    )
+                    .map_err(sql("preparing a histogram"))?;
+                let rows = stmt
+                    .query_map(params![since, until, bucket_ms], |r| {
+                        Ok(Bucket {
+                            start: Timestamp::from_millis(r.get(0)?),
+                            count: r.get::<_, i64>(1)?.max(0) as u64,
+                        })
+                    })
+                    .map_err(sql("reading a histogram"))?;
+                return rows
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(sql("reading a histogram"));
+            }
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT (e.event_time / ?4) * ?4, count(*) FROM ev e
-                 WHERE {matcher} AND e.event_time >= ?2 AND e.event_time < ?3 GROUP BY 1 ORDER BY 1"
-            ))
-            .map_err(sql("preparing a histogram"))?;
-        let rows = stmt
-            .query_map(params![value, since, until, bucket_ms], |r| {
-                Ok(Bucket {
-                    start: Timestamp::from_millis(r.get(0)?),
-                    count: r.get::<_, i64>(1)?.max(0) as u64,
-                })
+        Ok(self
+            .entity_histogram(kind, value, since, until, bucket_ms)?
+            .into_iter()
+            .map(|(start, count)| Bucket {
+                start: Timestamp::from_millis(start),
+                count,
             })
-            .map_err(sql("reading a histogram"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql("reading a histogram"))
+            .collect())
     }
 
     /// The overview: alert counts, alerts and events over time (hourly buckets over the
@@ -893,8 +938,8 @@ impl Store {
         let (events_total, first_event, last_event): (i64, Option<i64>, Option<i64>) = self
             .conn
             .query_row(
-                "SELECT (SELECT count(*) FROM ev), (SELECT min(event_time) FROM ev), \
-                 (SELECT max(event_time) FROM ev)",
+                // From the blocks' own counts and time spans: no scan of the event rows.
+                "SELECT coalesce(sum(n), 0), min(t_min), max(t_max) FROM blocks",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
@@ -902,9 +947,10 @@ impl Store {
         let events_over_time = match last_event {
             Some(last) => {
                 let start = (last - DAY) / HOUR * HOUR + HOUR;
+                // From the hourly counts kept at append time.
                 self.buckets(
-                    "SELECT (event_time / ?1) * ?1, count(*) FROM ev \
-                     WHERE event_time >= ?2 GROUP BY 1 ORDER BY 1",
+                    "SELECT (hour / ?1) * ?1, sum(n) FROM event_hours \
+                     WHERE hour >= ?2 GROUP BY 1 ORDER BY 1",
                     HOUR,
                     start,
                 )?
@@ -1081,7 +1127,7 @@ mod tests {
 
     #[test]
     fn raw_events_histogram_overview_and_suppressions() {
-        let (_dir, mut store, alerts) = store();
+        let (dir, mut store, alerts) = store();
         let raw = store.alert_raw_events(&alerts[2].id, 10).unwrap();
         assert_eq!(raw.len(), 1);
         assert!(raw[0].contains("DeleteTrail"));
@@ -1105,6 +1151,30 @@ mod tests {
                 .sum::<u64>(),
             3
         );
+        // Duplicates are not counted twice in the hourly counts.
+        store
+            .append_events(&[event("e1", "CreateUser", 0)])
+            .unwrap();
+        let hourly = |store: &Store| -> Vec<u64> {
+            let overview = store.overview().unwrap();
+            overview.events_over_time.iter().map(|b| b.count).collect()
+        };
+        assert_eq!(hourly(&store), [2, 1]);
+        // An alert stored before its event: its event is found through the idempotence index.
+        let late = event("e4", "DeleteUser", 7300);
+        let early = alert(&late, "TH0004", Severity::Low);
+        store.append_alerts(std::slice::from_ref(&early)).unwrap();
+        store.append_events(&[late]).unwrap();
+        let raw = store.alert_raw_events(&early.id, 10).unwrap();
+        assert!(raw[0].contains("DeleteUser"), "{raw:?}");
+        assert_eq!(hourly(&store), [2, 2]);
+        // A store written before the hourly counts existed gets them at its next opening.
+        store
+            .connection()
+            .execute_batch("DELETE FROM event_hours; DELETE FROM meta WHERE key = 'event_hours';")
+            .unwrap();
+        let reopened = Store::open(dir.path()).unwrap();
+        assert_eq!(hourly(&reopened), [2, 2]);
         let record = store
             .record_suppression(
                 &alerts[0].id,

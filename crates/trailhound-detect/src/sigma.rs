@@ -121,6 +121,54 @@ pub fn load_dirs<P: AsRef<Path>>(dirs: &[P], config: &SigmaConfig) -> Result<Vec
     Ok(SigmaDetector::split("sigma", set))
 }
 
+/// Loads every rule file under the directories except the rules `enabled(id, name)` refuses
+/// (`[tuning] disabled`), given the id and name their alerts would carry. A disabled rule is
+/// not compiled at all, so it costs nothing per event; one that a correlation refers to is
+/// kept (its own alerts are still dropped by the tuning), so the correlation keeps counting.
+///
+/// # Errors
+/// [`Error::Config`] with the first unreadable or bad rule.
+pub fn load_dirs_enabled<P: AsRef<Path>>(
+    dirs: &[P],
+    config: &SigmaConfig,
+    enabled: impl Fn(&str, &str) -> bool,
+) -> Result<Vec<SigmaDetector>> {
+    let sources = trailhound_sigma::ruleset::read_dirs(dirs).map_err(|e| config_error(&e))?;
+    let mut docs = Vec::new();
+    for source in &sources {
+        docs.extend(
+            trailhound_sigma::parse_file(&source.text, &source.path)
+                .map_err(|e| config_error(&e))?,
+        );
+    }
+    let before = docs.len();
+    let is_enabled = |doc: &SigmaDoc| {
+        let rule = rule_ref(doc);
+        enabled(&rule.id, &rule.name)
+    };
+    // Correlations first: the rules the remaining ones count stay whatever their tuning.
+    docs.retain(|doc| doc.kind != trailhound_sigma::DocKind::Correlation || is_enabled(doc));
+    let referenced: std::collections::HashSet<String> = docs
+        .iter()
+        .flat_map(trailhound_sigma::correlation::referenced)
+        .collect();
+    docs.retain(|doc| {
+        doc.kind == trailhound_sigma::DocKind::Correlation
+            || is_enabled(doc)
+            || referenced.contains(&doc.id)
+            || doc.name.as_ref().is_some_and(|n| referenced.contains(n))
+    });
+    if docs.len() < before {
+        tracing::info!(
+            skipped = before - docs.len(),
+            "disabled sigma rules not compiled"
+        );
+    }
+    let set = RuleSet::from_docs(docs, config).map_err(|e| config_error(&e))?;
+    log_routing(&set);
+    Ok(SigmaDetector::split("sigma", set))
+}
+
 /// Loads embedded rule texts (`(name, yaml)`, e.g. the built-in pack's `include_str!`s).
 ///
 /// # Errors

@@ -334,7 +334,9 @@ pub fn compile_all(
     Ok(out)
 }
 
-fn referenced(doc: &SigmaDoc) -> Vec<String> {
+/// The rules (ids or names) a correlation document refers to; empty for other documents.
+#[must_use]
+pub fn referenced(doc: &SigmaDoc) -> Vec<String> {
     match doc
         .node
         .get("correlation")

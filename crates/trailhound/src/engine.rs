@@ -73,9 +73,12 @@ pub fn build_engine(
         );
     }
     if !options.rules_dirs.is_empty() {
-        let sigma = trailhound_detect::sigma::load_dirs(
+        // Rules disabled in [tuning] are not compiled: they would match every event they
+        // route on only for their alerts to be dropped.
+        let sigma = trailhound_detect::sigma::load_dirs_enabled(
             &options.rules_dirs,
             &trailhound_sigma::SigmaConfig::default(),
+            |id, name| tuning.is_enabled(id, name),
         )
         .map_err(|e| anyhow::Error::from(e).context("cannot load --rules"))?;
         for detector in sigma {

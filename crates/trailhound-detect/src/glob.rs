@@ -16,6 +16,15 @@ impl Glob {
         }
     }
 
+    /// The longest text every match contains, when there is one (`*` alone has none).
+    pub(crate) fn longest_literal(&self) -> Option<&str> {
+        self.parts
+            .iter()
+            .map(String::as_str)
+            .max_by_key(|part| part.len())
+            .filter(|part| !part.is_empty())
+    }
+
     /// True when `text` matches.
     pub(crate) fn is_match(&self, text: &str) -> bool {
         crate::metric_filter::wildcard_match(&self.parts, text)

@@ -127,6 +127,35 @@ struct Trap {
     glob: Glob,
     /// For S3 prefixes: bucket and key prefix.
     bucket_prefix: Option<(String, String)>,
+    /// Text that a record must contain to hit this honeypot: most records of a honeypot's
+    /// service (every S3 data event, every DynamoDB read) are ruled out by one substring
+    /// search of the raw record, without building its JSON tree.
+    needle: Option<String>,
+}
+
+/// The literal a honeypot's matching records must contain, for the kinds whose value always
+/// appears in the record as written (a name in the request or in a resource ARN). Only plain
+/// printable ASCII, which CloudTrail's JSON never escapes.
+fn honeypot_needle(
+    kind: &TrapKind,
+    glob: &Glob,
+    bucket_prefix: Option<&(String, String)>,
+) -> Option<String> {
+    let literal = match kind {
+        TrapKind::DynamodbTable | TrapKind::S3Bucket | TrapKind::Secret => {
+            glob.longest_literal().map(str::to_owned)
+        }
+        // The bucket must match; the key may be a parent prefix being listed.
+        TrapKind::S3Prefix => bucket_prefix
+            .and_then(|(bucket, _)| Glob::new(bucket).longest_literal().map(str::to_owned)),
+        _ => None,
+    }?;
+    plain(&literal).then_some(literal)
+}
+
+fn plain(text: &str) -> bool {
+    text.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// The compiled traps: one detector for all of them.
@@ -178,10 +207,13 @@ impl TrapsConfig {
                 TrapKind::SsmParameter => value.trim_start_matches('/').to_owned(),
                 _ => value.to_owned(),
             };
+            let glob = Glob::new(&normalised);
+            let needle = honeypot_needle(&trap.kind, &glob, bucket_prefix.as_ref());
             traps.push(Trap {
                 config: trap.clone(),
-                glob: Glob::new(&normalised),
+                glob,
                 bucket_prefix,
+                needle,
             });
         }
         Ok(TrapDetector {
@@ -292,6 +324,11 @@ impl TrapDetector {
 
     fn honeypot_hit(trap: &Trap, event: &Event) -> Option<String> {
         if trap.config.kind.event_source() != Some(event.event_source()) {
+            return None;
+        }
+        if let Some(needle) = &trap.needle
+            && !event.raw().contains(needle.as_str())
+        {
             return None;
         }
         let json = event.json();
@@ -625,4 +662,41 @@ pub fn rule_docs() -> Vec<RuleDoc> {
             behaviours: vec!["Honeypot resource touched".to_owned()],
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn honeypot_needles_are_literals_every_hit_contains() {
+        let needle = |kind: TrapKind, value: &str, bp: Option<(&str, &str)>| {
+            let bp = bp.map(|(b, p)| (b.to_owned(), p.to_owned()));
+            honeypot_needle(&kind, &Glob::new(value), bp.as_ref())
+        };
+        assert_eq!(
+            needle(TrapKind::DynamodbTable, "customer-pii-export", None).as_deref(),
+            Some("customer-pii-export")
+        );
+        assert_eq!(
+            needle(TrapKind::S3Bucket, "backup-*-archive", None).as_deref(),
+            Some("-archive")
+        );
+        // A listing of a parent prefix is a hit without the key prefix in the record.
+        assert_eq!(
+            needle(
+                TrapKind::S3Prefix,
+                "finance/payroll/",
+                Some(("finance", "payroll/"))
+            )
+            .as_deref(),
+            Some("finance")
+        );
+        assert_eq!(needle(TrapKind::S3Bucket, "*", None), None);
+        assert_eq!(needle(TrapKind::DynamodbTable, "tablé", None), None);
+        assert_eq!(
+            needle(TrapKind::SsmParameter, "prod/db/password", None),
+            None
+        );
+    }
 }

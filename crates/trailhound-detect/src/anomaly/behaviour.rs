@@ -108,6 +108,9 @@ struct PrincipalState {
     console_logins: u32,
     console_countries: CappedMap,
     recon: VecDeque<(i64, u64)>,
+    /// Distinct keys in `recon`, kept as it moves (rebuilt after a restore).
+    #[serde(skip)]
+    recon_distinct: Option<u32>,
     recon_norm: BurstNorm,
     recon_quiet_until: i64,
     failed: VecDeque<i64>,
@@ -124,6 +127,9 @@ struct AccountState {
     region_labels: Labels,
     error_codes: CappedMap,
     messages: VecDeque<(i64, u64)>,
+    /// Distinct keys in `messages`, kept as it moves (rebuilt after a restore).
+    #[serde(skip)]
+    messages_distinct: Option<u32>,
     message_norm: BurstNorm,
     message_quiet_until: i64,
 }
@@ -350,16 +356,12 @@ impl BehaviourDetector {
                 });
             }
             if let Some(message) = event.error_message() {
-                state.messages.push_back((now, stable_hash(message)));
-                while state
-                    .messages
-                    .front()
-                    .is_some_and(|(t, _)| now - t > MESSAGE_WINDOW_SECS)
-                    || state.messages.len() > BURST_WINDOW_CAP
-                {
-                    state.messages.pop_front();
-                }
-                let distinct = distinct_count(state.messages.iter().map(|(_, h)| *h));
+                let distinct = window_push(
+                    &mut state.messages,
+                    &mut state.messages_distinct,
+                    (now, stable_hash(message)),
+                    MESSAGE_WINDOW_SECS,
+                );
                 state.message_norm.roll(now, MESSAGE_WINDOW_SECS);
                 let peak = state.message_norm.peak;
                 let threshold = config.error_message_spike_min.max(peak.saturating_mul(2));
@@ -651,13 +653,12 @@ impl BehaviourDetector {
         // Reconnaissance burst.
         let window = i64::from(config.recon_window_minutes.max(1)) * 60;
         if is_recon_call(event.event_name()) {
-            state.recon.push_back((now, api_key));
-            while state.recon.front().is_some_and(|(t, _)| now - t > window)
-                || state.recon.len() > BURST_WINDOW_CAP
-            {
-                state.recon.pop_front();
-            }
-            let distinct = distinct_count(state.recon.iter().map(|(_, h)| *h));
+            let distinct = window_push(
+                &mut state.recon,
+                &mut state.recon_distinct,
+                (now, api_key),
+                window,
+            );
             state.recon_norm.roll(now, window);
             let peak = state.recon_norm.peak;
             let threshold = config
@@ -905,6 +906,33 @@ fn rollup_alert(pending: &Pending) -> Option<Alert> {
     Some(alert)
 }
 
+/// Appends `(time, key)` to a burst window, drops what is older than `span` seconds or past
+/// [`BURST_WINDOW_CAP`], and returns the number of distinct keys left. The count is kept up
+/// to date by scanning the (at most 256) keys on each push and pop: this runs for every
+/// read-only call, where collecting and sorting the window cost more than the rest of the
+/// baseline update.
+fn window_push(
+    window: &mut VecDeque<(i64, u64)>,
+    distinct: &mut Option<u32>,
+    (now, key): (i64, u64),
+    span: i64,
+) -> u32 {
+    let mut count = distinct.unwrap_or_else(|| distinct_count(window.iter().map(|(_, k)| *k)));
+    if !window.iter().any(|(_, k)| *k == key) {
+        count += 1;
+    }
+    window.push_back((now, key));
+    while window.front().is_some_and(|(t, _)| now - t > span) || window.len() > BURST_WINDOW_CAP {
+        if let Some((_, gone)) = window.pop_front()
+            && !window.iter().any(|(_, k)| *k == gone)
+        {
+            count = count.saturating_sub(1);
+        }
+    }
+    *distinct = Some(count);
+    count
+}
+
 fn distinct_count(values: impl Iterator<Item = u64>) -> u32 {
     let mut all: Vec<u64> = values.collect();
     all.sort_unstable();
@@ -1118,6 +1146,30 @@ impl Detector for BehaviourDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn burst_window_distinct_count_matches_a_recount() {
+        // A deterministic mix of repeats, expiries and overflow past the cap.
+        let mut window = VecDeque::new();
+        let mut distinct = None;
+        let mut seed: u64 = 7;
+        for step in 0..5_000i64 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let key = (seed >> 33) % 40 + if step > 2_500 { 100 } else { 0 };
+            let now = step * 3 + i64::try_from(seed % 5).unwrap();
+            let got = window_push(&mut window, &mut distinct, (now, key), 120);
+            assert_eq!(
+                got,
+                distinct_count(window.iter().map(|(_, k)| *k)),
+                "step {step}"
+            );
+            assert!(window.len() <= BURST_WINDOW_CAP);
+            if step == 1_000 {
+                // After a restore the count is rebuilt from the window.
+                distinct = None;
+            }
+        }
+    }
 
     #[test]
     fn classifies_calls_and_addresses() {

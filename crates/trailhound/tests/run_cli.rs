@@ -553,6 +553,33 @@ fn two_workers_on_one_queue_raise_the_same_alerts_as_one() {
     assert_eq!(two, one_ids);
 }
 
+/// `run --stdin --web 127.0.0.1:PORT` (logging at info), and the pipe to its stdin.
+fn start_web_daemon(
+    config: &Path,
+    store: &Path,
+    port: u16,
+) -> (Daemon, std::process::ChildStdin) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["run", "--stdin", "--config"])
+        .arg(config)
+        .arg("--store")
+        .arg(store)
+        .args(["--web", &format!("127.0.0.1:{port}")])
+        .env("TRAILHOUND_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let daemon = Daemon {
+        out: drain(child.stdout.take().unwrap()),
+        err: drain(child.stderr.take().unwrap()),
+        child,
+    };
+    (daemon, stdin)
+}
+
 /// `run --web`: the web UI and API over the daemon's store while it runs, with the overview's
 /// ingest health from the daemon itself (not derived from the store).
 #[test]
@@ -566,23 +593,7 @@ fn run_serves_the_web_ui_over_its_store() {
     )
     .unwrap();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
-        .args(["run", "--stdin", "--config"])
-        .arg(&config)
-        .arg("--store")
-        .arg(&store)
-        .args(["--web", &format!("127.0.0.1:{port}")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let daemon = Daemon {
-        out: drain(child.stdout.take().unwrap()),
-        err: drain(child.stderr.take().unwrap()),
-        child,
-    };
+    let (daemon, mut stdin) = start_web_daemon(&config, &store, port);
     let (_, _, records) = log_file(0, 20);
     for record in &records {
         writeln!(stdin, "{record}").unwrap();
@@ -653,24 +664,7 @@ fn suppressing_from_the_web_ui_silences_the_running_daemon() {
     )
     .unwrap();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
-        .args(["run", "--stdin", "--config"])
-        .arg(&config)
-        .arg("--store")
-        .arg(&store)
-        .args(["--web", &format!("127.0.0.1:{port}")])
-        .env("TRAILHOUND_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let daemon = Daemon {
-        out: drain(child.stdout.take().unwrap()),
-        err: drain(child.stderr.take().unwrap()),
-        child,
-    };
+    let (daemon, mut stdin) = start_web_daemon(&config, &store, port);
     let stop =
         |id: &str, minute: u32| record(id, "StopLogging", "cloudtrail.amazonaws.com", minute);
     let sent = |rule: &str| -> usize {

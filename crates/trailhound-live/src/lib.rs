@@ -73,6 +73,20 @@ pub trait AlertSink: Send {
     fn backlog(&self) -> u64 {
         0
     }
+
+    /// Whether the sink wants to see every detected event (correlation chains whose stages
+    /// are raw events).
+    fn wants_events(&self) -> bool {
+        false
+    }
+
+    /// Sees one event after the detectors, before the unit's alerts are submitted.
+    ///
+    /// # Errors
+    /// As [`AlertSink::submit`].
+    fn observe(&mut self, _event: &trailhound_core::Event) -> std::result::Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// Everything a daemon run needs besides the engine and sink.

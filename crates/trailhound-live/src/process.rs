@@ -85,6 +85,8 @@ pub(crate) struct Processor {
     enricher: Option<Enricher>,
     store: Store,
     sink: Box<dyn AlertSink>,
+    /// The sink's chains need the events too.
+    sink_sees_events: bool,
     seen: SeenSet,
     accounts: HashSet<String>,
     checkpoint_path: PathBuf,
@@ -168,6 +170,7 @@ impl Processor {
             engine,
             enricher: parts.enricher,
             store: parts.store,
+            sink_sees_events: parts.sink.wants_events(),
             sink: parts.sink,
             seen: SeenSet::new(parts.seen_capacity),
             accounts: parts.accounts.into_iter().collect(),
@@ -249,6 +252,11 @@ impl Processor {
                 enricher.enrich(event);
             }
             self.engine.process(event, &mut self.alerts);
+            if self.sink_sees_events {
+                self.sink
+                    .observe(event)
+                    .map_err(|e| Error::Sink(e.to_string()))?;
+            }
             self.totals.events += 1;
             self.metrics.events.fetch_add(1, Ordering::Relaxed);
             self.metrics

@@ -554,11 +554,7 @@ fn two_workers_on_one_queue_raise_the_same_alerts_as_one() {
 }
 
 /// `run --stdin --web 127.0.0.1:PORT` (logging at info), and the pipe to its stdin.
-fn start_web_daemon(
-    config: &Path,
-    store: &Path,
-    port: u16,
-) -> (Daemon, std::process::ChildStdin) {
+fn start_web_daemon(config: &Path, store: &Path, port: u16) -> (Daemon, std::process::ChildStdin) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
         .args(["run", "--stdin", "--config"])
         .arg(config)
@@ -729,4 +725,64 @@ fn suppressing_from_the_web_ui_silences_the_running_daemon() {
         .unwrap();
     // The store keeps every alert raised, suppressed or not.
     assert_eq!(stored.rows[0][0], serde_json::json!(2));
+}
+
+/// Correlation chains whose stages are raw events fire in the daemon as in `hunt`: the
+/// pipeline sees every detected event, not only the alerts.
+#[test]
+fn chains_with_event_stages_fire_in_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let sink = dir.path().join("sink.jsonl");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "version = 1\n[anomaly]\nenabled = false\n[metric_filters]\ncis = false\n\
+             [[alerts.sinks]]\nname = \"archive\"\ntype = \"file\"\npath = {:?}\n\
+             [[alerts.correlation.chains]]\nid = \"X0001\"\nname = \"trail-stopped-then-recon\"\n\
+             by = \"principal\"\nwindow = \"1h\"\nseverity = \"critical\"\n\
+             [[alerts.correlation.chains.stages]]\nname = \"stopped\"\nrules = [\"TH1001\"]\n\
+             [[alerts.correlation.chains.stages]]\nname = \"recon\"\n\
+             events = [\"DescribeInstances\"]\nmin_count = 3\n",
+            sink.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["run", "--stdin", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(&store)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let daemon = Daemon {
+        out: drain(child.stdout.take().unwrap()),
+        err: drain(child.stderr.take().unwrap()),
+        child,
+    };
+    writeln!(
+        stdin,
+        "{}",
+        record("stop-1", "StopLogging", "cloudtrail.amazonaws.com", 1)
+    )
+    .unwrap();
+    for i in 0..3 {
+        let id = format!("describe-{i}");
+        writeln!(
+            stdin,
+            "{}",
+            record(&id, "DescribeInstances", "ec2.amazonaws.com", 2)
+        )
+        .unwrap();
+    }
+    drop(stdin);
+    let (stdout, stderr) = output(daemon);
+    assert_eq!(alert_ids(&stdout, "X0001").len(), 1, "{stdout}\n{stderr}");
+    let delivered = std::fs::read_to_string(&sink).unwrap();
+    assert!(delivered.contains("\"X0001\""), "{delivered}");
 }

@@ -136,6 +136,20 @@ impl AlertSink for PipelineSink {
         self.print(outputs)
     }
 
+    fn wants_events(&self) -> bool {
+        self.pipeline
+            .as_ref()
+            .is_some_and(trailhound_alert::AlertPipeline::wants_events)
+    }
+
+    fn observe(&mut self, event: &trailhound_core::Event) -> Result<(), SinkError> {
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return Ok(());
+        };
+        let outputs = pipeline.observe(event)?;
+        self.print(outputs)
+    }
+
     fn flush(&mut self, timeout: Duration) -> Result<(), SinkError> {
         if let Some(pipeline) = self.pipeline.take() {
             let (outputs, report) = pipeline.shutdown(timeout)?;

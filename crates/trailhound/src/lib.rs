@@ -11,6 +11,7 @@ pub mod engine;
 pub mod output;
 pub mod s3;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -45,10 +46,9 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&error) {
                 return ExitCode::from(EXIT_OK);
             }
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("trailhound: error: {error:#}");
-            }
+            // The user-facing error line: written to stderr directly, because it must show
+            // even when logging is filtered off.
+            let _ = writeln!(std::io::stderr().lock(), "trailhound: error: {error:#}");
             ExitCode::from(EXIT_ERROR)
         }
     }

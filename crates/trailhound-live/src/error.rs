@@ -28,15 +28,6 @@ pub enum Error {
     /// The event store failed.
     #[error("event store: {0}")]
     Store(#[from] trailhound_store::Error),
-    /// A direct read of the store failed.
-    #[error("event store lookup ({context}): {source}")]
-    Lookup {
-        /// What was being looked up.
-        context: &'static str,
-        /// The cause.
-        #[source]
-        source: rusqlite::Error,
-    },
     /// The alert sink refused an alert.
     #[error("alert sink: {0}")]
     Sink(String),

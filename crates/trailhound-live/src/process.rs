@@ -66,19 +66,6 @@ pub struct Totals {
     pub suppressed: u64,
 }
 
-/// The newest event row of the store (0 when empty).
-fn last_row(store: &Store) -> Result<i64> {
-    store
-        .connection()
-        .query_row("SELECT coalesce(max(id), 0) FROM event_rows", [], |row| {
-            row.get(0)
-        })
-        .map_err(|source| Error::Lookup {
-            context: "reading the newest event row",
-            source,
-        })
-}
-
 /// What the detection loop owns.
 pub(crate) struct Processor {
     engine: Engine,
@@ -158,7 +145,7 @@ impl Processor {
         };
         // Rows a crashed run stored after its last checkpoint: the restored detector state
         // has not seen them, so they are re-run when their input comes back.
-        let newest = last_row(&parts.store)?;
+        let newest = parts.store.last_event_row()?;
         undetected.insert_range(rowid + 1, newest);
         if !undetected.is_empty() {
             tracing::info!(
@@ -318,7 +305,7 @@ impl Processor {
     /// # Errors
     /// The checkpoint cannot be written; nothing is acknowledged then.
     pub(crate) fn checkpoint(&mut self) -> Result<Vec<SqsAck>> {
-        let rowid = last_row(&self.store)?;
+        let rowid = self.store.last_event_row()?;
         let mut files = self.files.clone();
         files.extend(self.pending_files.iter().cloned());
         let events = self.events_at_checkpoint + self.totals.events;

@@ -1160,6 +1160,18 @@ impl Store {
             .map_err(sql("looking up an event"))
     }
 
+    /// The newest event row id (0 when the store is empty): rows above it were appended later.
+    ///
+    /// # Errors
+    /// On SQLite failures.
+    pub fn last_event_row(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT coalesce(max(id), 0) FROM event_rows", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql("reading the newest event row"))
+    }
+
     /// Number of stored event rows.
     ///
     /// # Errors

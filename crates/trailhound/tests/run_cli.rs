@@ -311,12 +311,16 @@ fn alert_ids(stdout: &str, rule: &str) -> Vec<String> {
 }
 
 fn http_get(port: u16, path: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    http(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
     )
-    .unwrap();
+}
+
+/// Sends one raw HTTP/1.1 request to the loopback port and returns the whole answer.
+fn http(port: u16, request: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).unwrap();
     text
@@ -553,15 +557,24 @@ fn two_workers_on_one_queue_raise_the_same_alerts_as_one() {
     assert_eq!(two, one_ids);
 }
 
-/// `run --stdin --web 127.0.0.1:PORT` (logging at info), and the pipe to its stdin.
-fn start_web_daemon(config: &Path, store: &Path, port: u16) -> (Daemon, std::process::ChildStdin) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+/// `run --stdin` (logging at info, with `--web 127.0.0.1:PORT` when given), and the pipe to
+/// its stdin.
+fn start_stdin_daemon(
+    config: &Path,
+    store: &Path,
+    web: Option<u16>,
+) -> (Daemon, std::process::ChildStdin) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trailhound"));
+    command
         .args(["run", "--stdin", "--config"])
         .arg(config)
         .arg("--store")
         .arg(store)
-        .args(["--web", &format!("127.0.0.1:{port}")])
-        .env("TRAILHOUND_LOG", "info")
+        .env("TRAILHOUND_LOG", "info");
+    if let Some(port) = web {
+        command.args(["--web", &format!("127.0.0.1:{port}")]);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -589,7 +602,7 @@ fn run_serves_the_web_ui_over_its_store() {
     )
     .unwrap();
     let port = free_port();
-    let (daemon, mut stdin) = start_web_daemon(&config, &store, port);
+    let (daemon, mut stdin) = start_stdin_daemon(&config, &store, Some(port));
     let (_, _, records) = log_file(0, 20);
     for record in &records {
         writeln!(stdin, "{record}").unwrap();
@@ -628,17 +641,14 @@ fn run_serves_the_web_ui_over_its_store() {
 }
 
 fn http_post_json(port: u16, path: &str, body: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         x-trailhound-csrf: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    http(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             x-trailhound-csrf: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
     )
-    .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text
 }
 
 /// "Suppress similar" in the web UI of a running daemon: the next alert of that rule for that
@@ -660,7 +670,7 @@ fn suppressing_from_the_web_ui_silences_the_running_daemon() {
     )
     .unwrap();
     let port = free_port();
-    let (daemon, mut stdin) = start_web_daemon(&config, &store, port);
+    let (daemon, mut stdin) = start_stdin_daemon(&config, &store, Some(port));
     let stop =
         |id: &str, minute: u32| record(id, "StopLogging", "cloudtrail.amazonaws.com", minute);
     let sent = |rule: &str| -> usize {
@@ -749,22 +759,7 @@ fn chains_with_event_stages_fire_in_the_daemon() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
-        .args(["run", "--stdin", "--config"])
-        .arg(&config)
-        .arg("--store")
-        .arg(&store)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let daemon = Daemon {
-        out: drain(child.stdout.take().unwrap()),
-        err: drain(child.stderr.take().unwrap()),
-        child,
-    };
+    let (daemon, mut stdin) = start_stdin_daemon(&config, &store, None);
     writeln!(
         stdin,
         "{}",

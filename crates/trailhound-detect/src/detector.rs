@@ -49,6 +49,13 @@ pub trait Detector: Send {
     /// Sees one event; pushes any alerts it raises.
     fn observe(&mut self, event: &Event, out: &mut Vec<Alert>);
 
+    /// True for detectors that learn baselines over the whole stream (the anomaly family):
+    /// per-event work that is state updates rather than matching. Callers of
+    /// [`crate::Engine::partition`] use it to balance threads.
+    fn learns_baselines(&self) -> bool {
+        false
+    }
+
     /// Event time has reached `watermark`: close windows that end before it. Called with
     /// [`Timestamp::MAX`] at the end of input.
     fn advance(&mut self, _watermark: Timestamp, _out: &mut Vec<Alert>) {}

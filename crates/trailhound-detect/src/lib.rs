@@ -39,6 +39,8 @@ mod glob;
 pub mod intel;
 pub mod metric_filter;
 pub mod policy;
+mod prefilter;
+mod resource;
 pub mod sigma;
 pub mod trap;
 pub mod tuning;
@@ -49,5 +51,5 @@ pub use catalogue::{
     builtin_rules, parse_builtin_rule, tactics_of_techniques,
 };
 pub use detector::{Detector, Interest};
-pub use engine::{DEFAULT_LATENESS_MS, Engine, EngineStats};
+pub use engine::{AlertKey, DEFAULT_LATENESS_MS, Engine, EngineStats, KeyedAlert, merge_keyed};
 pub use error::{Error, Result};

@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trailhound_core::{Alert, Event, IdentityType, RuleKind, RuleRef, Severity, Timestamp};
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+
 use crate::glob::Glob;
+use crate::resource::ResourceFields;
 use crate::trap::{function_name, resource_arns};
 use crate::{Detector, Error, Interest, Result, RuleDoc};
 
@@ -79,15 +82,74 @@ struct Policy {
 }
 
 /// The compiled policies: one detector for all of them.
+///
+/// Most records a policy's service sees do not touch its resource, and naming a record's
+/// resources means building its JSON tree. So policies are indexed by event source, and each
+/// resource pattern yields a needle: a literal piece of its name, which any
+/// resource id naming it contains ([`resource_needle`]). One Aho-Corasick search of the raw
+/// record rules out every record that names no protected resource ([`crate::prefilter`] for
+/// why that is exact); the others have their resource fields read without a JSON tree
+/// ([`ResourceFields`]).
 pub struct PolicyDetector {
     policies: Vec<Policy>,
+    /// Policies (indices, in configuration order) per event source, each list including the
+    /// policies for any source.
+    by_source: foldhash::HashMap<String, Vec<usize>>,
+    /// Policies for any source: the candidates of sources not in `by_source`.
+    any_source: Vec<usize>,
+    /// Every policy's needle, and per policy whether it has one (`*` alone has none).
+    needles: Needles,
+    has_needle: Vec<bool>,
 }
 
-impl std::fmt::Debug for PolicyDetector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PolicyDetector")
-            .field("policies", &self.policies.len())
-            .finish()
+/// The needle of a resource pattern: a literal piece every record naming a matching resource
+/// contains as written, and as rare as it can be: resource ids are the record's strings, their
+/// substrings, or `bucket/key` joins, so a piece between `/`s or `:`s qualifies. For an ARN,
+/// the piece is taken from its resource part, not from the partition, service, region or
+/// account fields every record of the account repeats (`key/1234abcd-…`, not `kms`).
+fn resource_needle(resource: &str) -> Option<String> {
+    let resource = resource.trim();
+    let name = match resource.strip_prefix("arn:") {
+        Some(rest) => rest.splitn(5, ':').nth(4).unwrap_or(rest),
+        None => resource,
+    };
+    Glob::new(name)
+        .longest_piece(&['/', ':'])
+        .filter(|n| crate::prefilter::plain(n))
+        .map(str::to_owned)
+}
+
+/// The policies' needles in one automaton.
+struct Needles {
+    automaton: Option<AhoCorasick>,
+}
+
+impl Needles {
+    fn new(patterns: &[String]) -> Result<Self> {
+        if patterns.is_empty() {
+            return Ok(Needles { automaton: None });
+        }
+        // A DFA without prefilter: the needles are many and share common letters, so a
+        // rare-byte prefilter stops at nearly every byte of a record (measured slower).
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
+            .build(patterns)
+            .map_err(|e| Error::Config {
+                detector: "policies".to_owned(),
+                message: format!("cannot index resource patterns: {e}"),
+            })?;
+        Ok(Needles {
+            automaton: Some(automaton),
+        })
+    }
+
+    /// False only when `raw` contains no needle (and no escape that could hide one).
+    fn may_match(&self, raw: &str) -> bool {
+        self.automaton.as_ref().is_none_or(|automaton| {
+            automaton.is_match(raw) || crate::prefilter::may_hide_literals(raw)
+        })
     }
 }
 
@@ -122,9 +184,7 @@ impl PolicyConfig {
     /// # Errors
     /// [`Error::Config`] for an empty resource or an allow rule without principals or actions.
     pub fn build(&self) -> Result<PolicyDetector> {
-        Ok(PolicyDetector {
-            policies: vec![self.compile()?],
-        })
+        PolicyDetector::new(vec![self.compile()?])
     }
 }
 
@@ -137,7 +197,42 @@ pub fn build(policies: &[PolicyConfig]) -> Result<PolicyDetector> {
     for policy in policies {
         out.push(policy.compile()?);
     }
-    Ok(PolicyDetector { policies: out })
+    PolicyDetector::new(out)
+}
+
+impl PolicyDetector {
+    fn new(policies: Vec<Policy>) -> Result<Self> {
+        let mut any_source = Vec::new();
+        let mut by_source: foldhash::HashMap<String, Vec<usize>> = foldhash::HashMap::default();
+        for (index, policy) in policies.iter().enumerate() {
+            match &policy.config.event_source {
+                Some(source) => by_source.entry(source.clone()).or_default().push(index),
+                None => any_source.push(index),
+            }
+        }
+        for list in by_source.values_mut() {
+            list.extend_from_slice(&any_source);
+            list.sort_unstable();
+        }
+        let mut patterns: Vec<String> = Vec::new();
+        let mut has_needle = Vec::with_capacity(policies.len());
+        for policy in &policies {
+            let needle = resource_needle(&policy.config.resource);
+            has_needle.push(needle.is_some());
+            if let Some(needle) = needle
+                && !patterns.contains(&needle)
+            {
+                patterns.push(needle);
+            }
+        }
+        Ok(PolicyDetector {
+            needles: Needles::new(&patterns)?,
+            policies,
+            by_source,
+            any_source,
+            has_needle,
+        })
+    }
 }
 
 /// The identifiers of the resources a record acts on: request parameters naming a resource
@@ -145,72 +240,45 @@ pub fn build(policies: &[PolicyConfig]) -> Result<PolicyDetector> {
 /// `resources[]` ARNs, plus the bare names inside those ARNs.
 #[must_use]
 pub fn resource_ids(event: &Event) -> Vec<String> {
-    const KEYS: &[&str] = &[
-        "tableName",
-        "bucketName",
-        "functionName",
-        "keyId",
-        "secretId",
-        "roleName",
-        "userName",
-        "groupName",
-        "policyArn",
-        "queueUrl",
-        "topicArn",
-        "stateMachineArn",
-        "logGroupName",
-        "repositoryName",
-        "tableArn",
-        "resourceArn",
-        "backupArn",
-        "clusterName",
-        "dBInstanceIdentifier",
-        "streamName",
-        "trailName",
-    ];
-    let json = event.json();
+    let fields = ResourceFields::read(event.raw());
     let mut out: Vec<String> = Vec::new();
-    let mut push = |s: String| {
-        if !s.is_empty() && !out.contains(&s) {
-            out.push(s);
+    let mut push = |s: &str| {
+        if !s.is_empty() && !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
         }
     };
-    if let Some(params) = json.get("requestParameters").and_then(Value::as_object) {
-        for key in KEYS {
-            if let Some(v) = params.get(*key).and_then(Value::as_str) {
-                push(v.to_owned());
-                if let Some(table) = v.split(":table/").nth(1) {
-                    push(table.split('/').next().unwrap_or(table).to_owned());
-                }
-                if *key == "functionName" {
-                    push(function_name(v));
-                }
-                if *key == "bucketName"
-                    && let Some(k) = params.get("key").and_then(Value::as_str)
-                {
-                    push(format!("{v}/{k}"));
-                }
-            }
+    for (key, v) in fields.parameters() {
+        push(v);
+        if let Some(table) = v.split(":table/").nth(1) {
+            push(table.split('/').next().unwrap_or(table));
         }
-        if event.event_source() == "ssm.amazonaws.com"
-            && let Some(name) = params.get("name").and_then(Value::as_str)
+        if key == "functionName" {
+            push(&function_name(v));
+        }
+        if key == "bucketName"
+            && let Some(k) = &fields.key
         {
-            push(name.to_owned());
+            push(&format!("{v}/{k}"));
         }
     }
-    for arn in resource_arns(json) {
+    if event.event_source() == "ssm.amazonaws.com"
+        && let Some(name) = &fields.name
+    {
+        push(name);
+    }
+    for arn in &fields.arns {
         if let Some(table) = arn.split(":table/").nth(1) {
-            push(table.split('/').next().unwrap_or(table).to_owned());
+            push(table.split('/').next().unwrap_or(table));
         }
         if let Some(key) = arn.split(":key/").nth(1) {
-            push(key.to_owned());
+            push(key);
         }
         if arn.contains(":function:") {
-            push(function_name(&arn));
+            push(&function_name(arn));
         }
         if let Some(rest) = arn.strip_prefix("arn:aws:s3:::") {
-            push(rest.to_owned());
-            push(rest.split('/').next().unwrap_or(rest).to_owned());
+            push(rest);
+            push(rest.split('/').next().unwrap_or(rest));
         }
         push(arn);
     }
@@ -272,17 +340,24 @@ impl Detector for PolicyDetector {
     }
 
     fn observe(&mut self, event: &Event, out: &mut Vec<Alert>) {
+        let candidates = self
+            .by_source
+            .get(event.event_source())
+            .unwrap_or(&self.any_source);
         let mut ids: Option<Vec<String>> = None;
-        for policy in &self.policies {
-            if policy
-                .config
-                .event_source
-                .as_deref()
-                .is_some_and(|s| s != event.event_source())
-            {
+        // Whether the record contains any policy's needle, once asked.
+        let mut may_match: Option<bool> = None;
+        let aws_service = is_aws_service_call(event);
+        for &index in candidates {
+            let Some(policy) = self.policies.get(index) else {
+                continue;
+            };
+            if policy.config.ignore_aws_services && aws_service {
                 continue;
             }
-            if policy.config.ignore_aws_services && is_aws_service_call(event) {
+            if self.has_needle.get(index).copied().unwrap_or(false)
+                && !*may_match.get_or_insert_with(|| self.needles.may_match(event.raw()))
+            {
                 continue;
             }
             let ids = ids.get_or_insert_with(|| resource_ids(event));
@@ -547,4 +622,31 @@ pub fn rule_docs() -> Vec<RuleDoc> {
         author: None,
         behaviours: vec!["Workload allow-policy violated".to_owned()],
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needles_are_the_rarest_literal_piece() {
+        let needle = |r: &str| resource_needle(r);
+        assert_eq!(
+            needle("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+                .as_deref(),
+            Some("1234abcd-12ab-34cd-56ef-1234567890ab")
+        );
+        assert_eq!(
+            needle("arn:aws:dynamodb:us-east-1:123456789012:table/orders").as_deref(),
+            Some("orders")
+        );
+        assert_eq!(
+            needle("example-finance-archive/payroll/*").as_deref(),
+            Some("example-finance-archive")
+        );
+        assert_eq!(needle("*prod-db-*").as_deref(), Some("prod-db-"));
+        assert_eq!(needle("arn:aws:kms:*:*:key/*").as_deref(), Some("key"));
+        assert_eq!(needle("*"), None);
+        assert_eq!(needle("tablé"), None);
+    }
 }

@@ -134,8 +134,8 @@ struct Trap {
 }
 
 /// The literal a honeypot's matching records must contain, for the kinds whose value always
-/// appears in the record as written (a name in the request or in a resource ARN). Only plain
-/// printable ASCII, which CloudTrail's JSON never escapes.
+/// appears in the record as written (a name in the request or in a resource ARN); see
+/// [`crate::prefilter`].
 fn honeypot_needle(
     kind: &TrapKind,
     glob: &Glob,
@@ -150,12 +150,7 @@ fn honeypot_needle(
             .and_then(|(bucket, _)| Glob::new(bucket).longest_literal().map(str::to_owned)),
         _ => None,
     }?;
-    plain(&literal).then_some(literal)
-}
-
-fn plain(text: &str) -> bool {
-    text.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    crate::prefilter::plain(&literal).then_some(literal)
 }
 
 /// The compiled traps: one detector for all of them.
@@ -327,7 +322,7 @@ impl TrapDetector {
             return None;
         }
         if let Some(needle) = &trap.needle
-            && !event.raw().contains(needle.as_str())
+            && !crate::prefilter::may_contain(event.raw(), needle)
         {
             return None;
         }

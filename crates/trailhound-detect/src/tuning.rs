@@ -659,6 +659,10 @@ impl Detector for Tuned {
         self.drain(Some(event), out);
     }
 
+    fn learns_baselines(&self) -> bool {
+        self.inner.learns_baselines()
+    }
+
     fn advance(&mut self, watermark: Timestamp, out: &mut Vec<Alert>) {
         self.inner.advance(watermark, &mut self.scratch);
         self.drain(None, out);

@@ -240,3 +240,91 @@ fn learn_proposes_policies_from_history() {
     }
     assert!(out.is_empty(), "{out:#?}");
 }
+
+/// Policies skip records whose raw text lacks their resource's longest literal piece; that
+/// prefilter must never hide a violation: ids joined from two fields (`bucket/key`), escaped
+/// text, policies for any service next to per-service ones.
+#[test]
+fn resource_prefilter_never_hides_a_violation() {
+    let payroll = PolicyConfig {
+        name: "payroll-objects".into(),
+        event_source: Some("s3.amazonaws.com".into()),
+        resource: "example-finance-archive/payroll/*".into(),
+        severity: None,
+        ignore_aws_services: true,
+        allow: vec![allow(
+            &["arn:aws:sts::123456789012:assumed-role/payroll-app/*"],
+            &["GetObject"],
+        )],
+    };
+    let anywhere = PolicyConfig {
+        name: "secret-anywhere".into(),
+        event_source: None,
+        resource: "*prod-db-password*".into(),
+        ..payroll.clone()
+    };
+    let mut d = build(&[payroll, anywhere]).unwrap();
+    let get = |bucket: &str, key: &str, who| {
+        record(
+            T,
+            "s3.amazonaws.com",
+            "GetObject",
+            who,
+            json!({"requestParameters": {"bucketName": bucket, "key": key}}),
+        )
+    };
+    // The id is the join `bucket/key`: the record holds the pieces, not the whole literal.
+    let outside = get(
+        "example-finance-archive",
+        "payroll/2026-03.csv",
+        role("AdminRole", "m"),
+    );
+    assert_eq!(run(&mut d, std::slice::from_ref(&outside)).len(), 1);
+    let inside = get(
+        "example-finance-archive",
+        "payroll/2026-03.csv",
+        role("payroll-app", "x"),
+    );
+    assert!(run(&mut d, &[inside]).is_empty());
+    // Another bucket: ruled out by the prefilter, and rightly so.
+    let other = get(
+        "example-logs",
+        "payroll/2026-03.csv",
+        role("AdminRole", "m"),
+    );
+    assert!(run(&mut d, &[other]).is_empty());
+    // The same call with the bucket name escaped (`\u002d` for `-`) is still seen.
+    let text = outside
+        .to_string()
+        .replace("finance-archive", "finance\\u002darchive");
+    assert!(text.contains("\\u002d"));
+    let escaped =
+        trailhound_core::Event::from_json(text, trailhound_core::Origin::new("f", 0)).unwrap();
+    let mut out = Vec::new();
+    trailhound_detect::Detector::observe(&mut d, &escaped, &mut out);
+    assert_eq!(out.len(), 1);
+    // A policy for any service sees every service, in configuration order with the others.
+    let secret = record(
+        T,
+        "secretsmanager.amazonaws.com",
+        "GetSecretValue",
+        role("AdminRole", "m"),
+        json!({"requestParameters": {"secretId": "prod-db-password"}}),
+    );
+    let alerts = run(&mut d, &[secret]);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].title.contains("secret-anywhere"),
+        "{}",
+        alerts[0].title
+    );
+    let both = get(
+        "example-finance-archive",
+        "payroll/prod-db-password",
+        role("AdminRole", "m"),
+    );
+    let alerts = run(&mut d, &[both]);
+    let names: Vec<&str> = alerts.iter().map(|a| a.title.as_str()).collect();
+    assert_eq!(alerts.len(), 2, "{names:?}");
+    assert!(names[0].contains("payroll-objects") && names[1].contains("secret-anywhere"));
+}

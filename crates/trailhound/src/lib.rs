@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod detection;
 pub mod engine;
 pub mod output;
 pub mod s3;

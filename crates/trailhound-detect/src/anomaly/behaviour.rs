@@ -1065,6 +1065,10 @@ impl Detector for BehaviourDetector {
         BEHAVIOUR_ID
     }
 
+    fn learns_baselines(&self) -> bool {
+        true
+    }
+
     fn interest(&self) -> Interest {
         Interest::all()
     }

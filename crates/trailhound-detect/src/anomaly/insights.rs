@@ -767,6 +767,10 @@ impl Detector for InsightsDetector {
         INSIGHTS_ID
     }
 
+    fn learns_baselines(&self) -> bool {
+        true
+    }
+
     fn interest(&self) -> Interest {
         Interest::all()
     }

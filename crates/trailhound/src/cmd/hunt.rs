@@ -7,13 +7,16 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use trailhound_core::{Alert, Severity, Timestamp};
-use trailhound_detect::{Engine, EngineStats};
+use trailhound_detect::{Engine, EngineStats, KeyedAlert};
+
+use crate::detection::{Detected, Detection, WORK_EVENTS, Work};
 use trailhound_ingest::{IngestOptions, IngestStats};
 
 use crate::config::Config;
@@ -206,10 +209,13 @@ fn load_state(engine: &mut Engine, path: &std::path::Path) -> anyhow::Result<()>
         .with_context(|| format!("cannot restore state {}", path.display()))
 }
 
-fn save_state(engine: &Engine, path: &std::path::Path) -> anyhow::Result<()> {
+fn save_state(
+    detectors: serde_json::Map<String, serde_json::Value>,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
     let state = StateFile {
         version: 1,
-        detectors: engine.save_state(),
+        detectors,
     };
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)
@@ -241,7 +247,6 @@ pub fn run_hunt(
     }
     let progress = options.progress.then(|| progress_bar(inputs.len() as u64));
     let mut outcome = HuntOutcome::default();
-    let mut alerts = Vec::new();
     let (since, until) = (
         options.since.unwrap_or(Timestamp::MIN),
         options.until.unwrap_or(Timestamp::MAX),
@@ -252,64 +257,102 @@ pub fn run_hunt(
         .as_deref()
         .map(|dir| super::query::StoreSink::open_with(dir, options.config.store.options()))
         .transpose()?;
-    let mut store_error = None;
-    let mut emit = |alerts: &mut Vec<Alert>, counts: &mut BTreeMap<Severity, u64>| {
-        for alert in alerts.drain(..) {
-            *counts.entry(alert.severity).or_default() += 1;
-            on_alert(&alert);
-        }
-    };
-    let report = trailhound_ingest::ingest(&inputs, &options.ingest, &mut |batch, stats| {
-        for event in &batch.events {
-            let time = event.event_time();
-            if time < since || time >= until {
-                outcome.filtered += 1;
-                continue;
+    // What follows detection, in input order: the event tap, the store, the alerts.
+    let mut deliver =
+        |detected: &Detected, counts: &mut BTreeMap<Severity, u64>| -> anyhow::Result<()> {
+            if let Some(sink) = store.as_mut() {
+                let alerts: Vec<Alert> = detected.alerts.iter().map(|k| k.alert.clone()).collect();
+                let last = detected.work.batches.len().saturating_sub(1);
+                for (i, batch) in detected.work.batches.iter().enumerate() {
+                    let alerts: &[Alert] = if i == last { &alerts } else { &[] };
+                    sink.append(&batch.events, alerts, since, until)?;
+                }
+                if detected.work.batches.is_empty() {
+                    sink.append(&[], &alerts, since, until)?;
+                }
             }
-            if let Some(enricher) = enricher.as_mut() {
-                enricher.enrich(event);
-            }
-            engine.process(event, &mut alerts);
+            let mut alerts = detected.alerts.iter().peekable();
+            let mut emit = |keyed: &KeyedAlert| {
+                *counts.entry(keyed.alert.severity).or_default() += 1;
+                on_alert(&keyed.alert);
+            };
+            // The pipeline's chain stages see each event, then the alerts it raised.
             if let Some(tap) = &options.event_tap {
-                tap.observe(event);
+                for (position, event) in detected.work.events().enumerate() {
+                    tap.observe(event);
+                    while let Some(keyed) = alerts.next_if(|k| k.key.event() == Some(position)) {
+                        emit(keyed);
+                    }
+                }
             }
+            alerts.for_each(emit);
+            Ok(())
+        };
+    // Two detection threads when ingest may use more than one core (`--threads 1`: one).
+    let split = options.ingest.threads > 1;
+    let (report, finished) = std::thread::scope(|scope| -> anyhow::Result<_> {
+        let mut detection = Detection::new(scope, engine, split);
+        let mut work = Work::default();
+        let mut failed = None;
+        let report = trailhound_ingest::ingest(&inputs, &options.ingest, &mut |batch, stats| {
+            let mut kept = Vec::with_capacity(batch.events.len());
+            for (i, event) in batch.events.iter().enumerate() {
+                let time = event.event_time();
+                if time < since || time >= until {
+                    outcome.filtered += 1;
+                    continue;
+                }
+                if let Some(enricher) = enricher.as_mut() {
+                    enricher.enrich(event);
+                }
+                kept.push(i);
+            }
+            work.push(batch, kept);
+            if work.len() >= WORK_EVENTS || work.batches.len() >= WORK_EVENTS {
+                for detected in detection.submit(std::mem::take(&mut work)) {
+                    if let Err(e) = deliver(&detected, &mut outcome.alerts) {
+                        failed = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            if let Some(bar) = &progress {
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                bar.set_position(stats.files);
+                bar.set_message(format!(
+                    "{} events, {:.1} MB, {:.0} events/s",
+                    stats.events,
+                    stats.bytes_read as f64 / 1e6,
+                    stats.events as f64 / secs
+                ));
+            }
+            ControlFlow::Continue(())
+        });
+        let mut done = detection.submit(std::mem::take(&mut work));
+        let mut finished = detection.finish()?;
+        let report = report?;
+        if let Some(e) = failed {
+            return Err(e);
         }
-        if let Some(sink) = store.as_mut()
-            && let Err(e) = sink.append(&batch.events, &alerts, since, until)
-        {
-            store_error = Some(e);
-            return ControlFlow::Break(());
+        done.append(&mut finished.done);
+        done.push(Detected {
+            work: Arc::new(Work::default()),
+            alerts: std::mem::take(&mut finished.last),
+        });
+        for detected in &done {
+            deliver(detected, &mut outcome.alerts)?;
         }
-        emit(&mut alerts, &mut outcome.alerts);
-        if let Some(bar) = &progress {
-            let secs = started.elapsed().as_secs_f64().max(1e-3);
-            bar.set_position(stats.files);
-            bar.set_message(format!(
-                "{} events, {:.1} MB, {:.0} events/s",
-                stats.events,
-                stats.bytes_read as f64 / 1e6,
-                stats.events as f64 / secs
-            ));
-        }
-        ControlFlow::Continue(())
+        Ok((report, finished))
     })?;
-    if let Some(e) = store_error {
-        return Err(e);
-    }
-    engine.finish(&mut alerts);
-    if let Some(sink) = store.as_mut() {
-        sink.append(&[], &alerts, since, until)?;
-    }
-    emit(&mut alerts, &mut outcome.alerts);
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
     if let Some(path) = &options.state {
-        save_state(&engine, path)?;
+        save_state(finished.save_state(), path)?;
     }
     outcome.ingest = report.stats;
     outcome.digest_files = report.digest_files;
-    outcome.engine = engine.stats();
+    outcome.engine = finished.stats();
     outcome.elapsed = started.elapsed();
     Ok(outcome)
 }

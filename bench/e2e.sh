@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: generates a tree of at least 5 million events (or $EVENTS), then in
-# the same run times `zcat` of the whole tree to /dev/null and `trailhound hunt` with every
-# detector family on (built-in pack, CIS metric filters, traps on the organisation's decoys,
-# anomaly detection with GeoIP/ASN enrichment, and the SigmaHQ AWS rules when
-# ../shared/corpus/sigma exists), reporting events/s, MB/s (compressed and uncompressed) and
-# peak RSS of each.
+# the same run times `zcat` and `gzip -dc` (one process) of the whole tree to /dev/null and
+# `trailhound hunt` with every detector family on (built-in pack, CIS metric filters, traps on
+# the organisation's decoys, allow-policies learned from the tree, threat-intel lists, anomaly
+# detection with GeoIP/ASN enrichment, and the SigmaHQ AWS rules when ../shared/corpus/sigma
+# exists), on every core and held to one core (taskset), reporting events/s, MB/s (compressed
+# and uncompressed) and peak RSS of each.
 #
 #   bench/e2e.sh [WORK_DIR]          EVENTS=1000000 bench/e2e.sh  (a smaller validation run)
 #
@@ -64,9 +65,30 @@ value = "customer-pii-export"
 name = "honeypot-payroll-prefix"
 kind = "s3-prefix"
 value = "example-finance-archive/payroll/"
+[intel]
+[[intel.ip_lists]]
+name = "hosting-ranges"
+path = "$work/intel-ips.txt"
+[[intel.user_agent_lists]]
+name = "offensive-tools"
+path = "$work/intel-agents.txt"
 EOF
+# Threat intel: the generator's hosting networks (where its attackers rent servers) and
+# offensive-tool user agents.
+python3 -c '
+import json, sys
+nets = json.load(open(sys.argv[1]))
+print("# hosting ranges")
+print("\n".join(n["cidr"] for n in nets if n["purpose"] == "hosting"))' "$tree/networks.json" >"$work/intel-ips.txt"
+printf '# offensive tooling\nkali\npacu\nnmap\nsqlmap\n' >"$work/intel-agents.txt"
+# Allow-policies as a deployment would start them: learned from a week of history on the busy
+# data services (one policy per DynamoDB table, KMS key and secret).
+"$bin" policy learn --days 7 --event-source dynamodb.amazonaws.com \
+  --event-source kms.amazonaws.com --event-source secretsmanager.amazonaws.com \
+  "$tree/AWSLogs" | grep -v '^#' >>"$work/trailhound.toml"
+echo "policies: $(grep -c '^\[\[policies\]\]' "$work/trailhound.toml") learned"
 rules=()
-families="built-in pack, CIS metric filters, traps, anomaly with GeoIP/ASN"
+families="built-in pack, CIS metric filters, traps, policies, intel, anomaly with GeoIP/ASN"
 sigma="$root/../shared/corpus/sigma"  # its rules/cloud/aws directory
 if [ -d "$sigma" ]; then
   rules=(--rules "$sigma/rules/cloud/aws")
@@ -95,5 +117,11 @@ measure() { # name command...
 
 echo "--- same tree, same run ($(nproc) cores) ---"
 measure zcat sh -c "find '$tree/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 zcat"
+measure gzip sh -c "find '$tree/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 cat | gzip -dc"
 measure hunt "$bin" hunt "$tree/AWSLogs" --config "$work/trailhound.toml" "${rules[@]}" --format jsonl --quiet
 echo "hunt: $(wc -l <"$work/hunt.out") alerts ($families)"
+# Scaling: the same hunt held to one core.
+if command -v taskset >/dev/null; then
+  measure hunt1 taskset -c 0 "$bin" hunt "$tree/AWSLogs" --config "$work/trailhound.toml" "${rules[@]}" --format jsonl --quiet
+  cmp -s "$work/hunt.out" "$work/hunt1.out" && echo "hunt1: same alerts as on every core"
+fi

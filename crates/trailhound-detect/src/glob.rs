@@ -25,16 +25,6 @@ impl Glob {
             .filter(|part| !part.is_empty())
     }
 
-    /// The longest piece of the literals cut at any of `separators`: a text every match
-    /// contains that holds no separator.
-    pub(crate) fn longest_piece(&self, separators: &[char]) -> Option<&str> {
-        self.parts
-            .iter()
-            .flat_map(|part| part.split(separators))
-            .max_by_key(|piece| piece.len())
-            .filter(|piece| !piece.is_empty())
-    }
-
     /// True when `text` matches.
     pub(crate) fn is_match(&self, text: &str) -> bool {
         crate::metric_filter::wildcard_match(&self.parts, text)

@@ -22,8 +22,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trailhound_core::{Alert, Event, IdentityType, RuleKind, RuleRef, Severity, Timestamp};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-
 use crate::glob::Glob;
 use crate::resource::ResourceFields;
 use crate::trap::{function_name, resource_arns};
@@ -83,13 +81,11 @@ struct Policy {
 
 /// The compiled policies: one detector for all of them.
 ///
-/// Most records a policy's service sees do not touch its resource, and naming a record's
-/// resources means building its JSON tree. So policies are indexed by event source, and each
-/// resource pattern yields a needle: a literal piece of its name, which any
-/// resource id naming it contains ([`resource_needle`]). One Aho-Corasick search of the raw
-/// record rules out every record that names no protected resource ([`crate::prefilter`] for
-/// why that is exact); the others have their resource fields read without a JSON tree
-/// ([`ResourceFields`]).
+/// Policies are indexed by event source, so a record is compared only with the policies of
+/// its service. A record those policies may concern has its resource fields read from its raw
+/// text in one pass, without a JSON tree ([`ResourceFields`]): with policies on busy services
+/// (every DynamoDB or KMS call) the tree was most of a hunt's policy cost, and a substring
+/// prefilter over the whole record measured slower than the one-pass read.
 pub struct PolicyDetector {
     policies: Vec<Policy>,
     /// Policies (indices, in configuration order) per event source, each list including the
@@ -97,60 +93,6 @@ pub struct PolicyDetector {
     by_source: foldhash::HashMap<String, Vec<usize>>,
     /// Policies for any source: the candidates of sources not in `by_source`.
     any_source: Vec<usize>,
-    /// Every policy's needle, and per policy whether it has one (`*` alone has none).
-    needles: Needles,
-    has_needle: Vec<bool>,
-}
-
-/// The needle of a resource pattern: a literal piece every record naming a matching resource
-/// contains as written, and as rare as it can be: resource ids are the record's strings, their
-/// substrings, or `bucket/key` joins, so a piece between `/`s or `:`s qualifies. For an ARN,
-/// the piece is taken from its resource part, not from the partition, service, region or
-/// account fields every record of the account repeats (`key/1234abcd-…`, not `kms`).
-fn resource_needle(resource: &str) -> Option<String> {
-    let resource = resource.trim();
-    let name = match resource.strip_prefix("arn:") {
-        Some(rest) => rest.splitn(5, ':').nth(4).unwrap_or(rest),
-        None => resource,
-    };
-    Glob::new(name)
-        .longest_piece(&['/', ':'])
-        .filter(|n| crate::prefilter::plain(n))
-        .map(str::to_owned)
-}
-
-/// The policies' needles in one automaton.
-struct Needles {
-    automaton: Option<AhoCorasick>,
-}
-
-impl Needles {
-    fn new(patterns: &[String]) -> Result<Self> {
-        if patterns.is_empty() {
-            return Ok(Needles { automaton: None });
-        }
-        // A DFA without prefilter: the needles are many and share common letters, so a
-        // rare-byte prefilter stops at nearly every byte of a record (measured slower).
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostFirst)
-            .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(false)
-            .build(patterns)
-            .map_err(|e| Error::Config {
-                detector: "policies".to_owned(),
-                message: format!("cannot index resource patterns: {e}"),
-            })?;
-        Ok(Needles {
-            automaton: Some(automaton),
-        })
-    }
-
-    /// False only when `raw` contains no needle (and no escape that could hide one).
-    fn may_match(&self, raw: &str) -> bool {
-        self.automaton.as_ref().is_none_or(|automaton| {
-            automaton.is_match(raw) || crate::prefilter::may_hide_literals(raw)
-        })
-    }
 }
 
 impl PolicyConfig {
@@ -184,7 +126,7 @@ impl PolicyConfig {
     /// # Errors
     /// [`Error::Config`] for an empty resource or an allow rule without principals or actions.
     pub fn build(&self) -> Result<PolicyDetector> {
-        PolicyDetector::new(vec![self.compile()?])
+        Ok(PolicyDetector::new(vec![self.compile()?]))
     }
 }
 
@@ -197,11 +139,11 @@ pub fn build(policies: &[PolicyConfig]) -> Result<PolicyDetector> {
     for policy in policies {
         out.push(policy.compile()?);
     }
-    PolicyDetector::new(out)
+    Ok(PolicyDetector::new(out))
 }
 
 impl PolicyDetector {
-    fn new(policies: Vec<Policy>) -> Result<Self> {
+    fn new(policies: Vec<Policy>) -> Self {
         let mut any_source = Vec::new();
         let mut by_source: foldhash::HashMap<String, Vec<usize>> = foldhash::HashMap::default();
         for (index, policy) in policies.iter().enumerate() {
@@ -214,24 +156,11 @@ impl PolicyDetector {
             list.extend_from_slice(&any_source);
             list.sort_unstable();
         }
-        let mut patterns: Vec<String> = Vec::new();
-        let mut has_needle = Vec::with_capacity(policies.len());
-        for policy in &policies {
-            let needle = resource_needle(&policy.config.resource);
-            has_needle.push(needle.is_some());
-            if let Some(needle) = needle
-                && !patterns.contains(&needle)
-            {
-                patterns.push(needle);
-            }
-        }
-        Ok(PolicyDetector {
-            needles: Needles::new(&patterns)?,
+        PolicyDetector {
             policies,
             by_source,
             any_source,
-            has_needle,
-        })
+        }
     }
 }
 
@@ -345,19 +274,12 @@ impl Detector for PolicyDetector {
             .get(event.event_source())
             .unwrap_or(&self.any_source);
         let mut ids: Option<Vec<String>> = None;
-        // Whether the record contains any policy's needle, once asked.
-        let mut may_match: Option<bool> = None;
         let aws_service = is_aws_service_call(event);
         for &index in candidates {
             let Some(policy) = self.policies.get(index) else {
                 continue;
             };
             if policy.config.ignore_aws_services && aws_service {
-                continue;
-            }
-            if self.has_needle.get(index).copied().unwrap_or(false)
-                && !*may_match.get_or_insert_with(|| self.needles.may_match(event.raw()))
-            {
                 continue;
             }
             let ids = ids.get_or_insert_with(|| resource_ids(event));
@@ -622,31 +544,4 @@ pub fn rule_docs() -> Vec<RuleDoc> {
         author: None,
         behaviours: vec!["Workload allow-policy violated".to_owned()],
     }]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn needles_are_the_rarest_literal_piece() {
-        let needle = |r: &str| resource_needle(r);
-        assert_eq!(
-            needle("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
-                .as_deref(),
-            Some("1234abcd-12ab-34cd-56ef-1234567890ab")
-        );
-        assert_eq!(
-            needle("arn:aws:dynamodb:us-east-1:123456789012:table/orders").as_deref(),
-            Some("orders")
-        );
-        assert_eq!(
-            needle("example-finance-archive/payroll/*").as_deref(),
-            Some("example-finance-archive")
-        );
-        assert_eq!(needle("*prod-db-*").as_deref(), Some("prod-db-"));
-        assert_eq!(needle("arn:aws:kms:*:*:key/*").as_deref(), Some("key"));
-        assert_eq!(needle("*"), None);
-        assert_eq!(needle("tablé"), None);
-    }
 }

@@ -241,11 +241,11 @@ fn learn_proposes_policies_from_history() {
     assert!(out.is_empty(), "{out:#?}");
 }
 
-/// Policies skip records whose raw text lacks their resource's longest literal piece; that
-/// prefilter must never hide a violation: ids joined from two fields (`bucket/key`), escaped
+/// Policies are indexed by service and read resource fields from the raw text without a JSON
+/// tree; neither may hide a violation: ids joined from two fields (`bucket/key`), escaped
 /// text, policies for any service next to per-service ones.
 #[test]
-fn resource_prefilter_never_hides_a_violation() {
+fn resource_index_and_reader_never_hide_a_violation() {
     let payroll = PolicyConfig {
         name: "payroll-objects".into(),
         event_source: Some("s3.amazonaws.com".into()),
@@ -286,7 +286,7 @@ fn resource_prefilter_never_hides_a_violation() {
         role("payroll-app", "x"),
     );
     assert!(run(&mut d, &[inside]).is_empty());
-    // Another bucket: ruled out by the prefilter, and rightly so.
+    // Another bucket is not protected.
     let other = get(
         "example-logs",
         "payroll/2026-03.csv",

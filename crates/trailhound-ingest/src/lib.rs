@@ -68,7 +68,7 @@ impl Default for IngestOptions {
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_depth: DEFAULT_MAX_DEPTH,
             threads,
-            in_flight: threads * 4,
+            in_flight: threads * 16,
             batch_size: 1024,
         }
     }

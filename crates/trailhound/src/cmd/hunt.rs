@@ -441,11 +441,11 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
     if args.threads.is_none() && crate::s3::any_s3(&args.paths) {
         // Reading S3 waits on the network: more objects in flight than cores.
         ingest.threads = ingest.threads.max(crate::s3::S3_READ_THREADS);
-        ingest.in_flight = ingest.threads * 4;
+        ingest.in_flight = ingest.threads * 16;
     }
     if let Some(threads) = args.threads {
         ingest.threads = threads.max(1);
-        ingest.in_flight = ingest.threads * 4;
+        ingest.in_flight = ingest.threads * 16;
     }
     let stderr_tty = std::io::stderr().is_terminal();
     // The alert pipeline (docs/alerts.md): on with an active `[alerts]` section or --outbox.

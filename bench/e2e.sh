@@ -8,6 +8,7 @@
 # and uncompressed) and peak RSS of each.
 #
 #   bench/e2e.sh [WORK_DIR]          EVENTS=1000000 bench/e2e.sh  (a smaller validation run)
+#   REUSE_TREE=1 bench/e2e.sh DIR    time again over the tree an earlier run left in DIR
 #
 # Needs python3 with mmdb-writer (scripts/test-deps.sh) for the GeoIP/ASN database, and GNU
 # time (/usr/bin/time, installed with apt-get when missing) for peak RSS.
@@ -20,7 +21,11 @@ if [ ! -x /usr/bin/time ]; then
 fi
 tree="$work/tree"
 mkdir -p "$work"
-"$root/bench/gen_tree.sh" "$tree" "$events" | tee "$work/gen.txt"
+if [ "${REUSE_TREE:-0}" = 1 ] && [ -f "$work/gen.txt" ] && [ -d "$tree/AWSLogs" ]; then
+  cargo build --release --quiet -p trailhound --manifest-path "$root/Cargo.toml"
+else
+  "$root/bench/gen_tree.sh" "$tree" "$events" | tee "$work/gen.txt"
+fi
 bin="$root/target/release/trailhound"
 count=$(sed -n 's/^wrote \([0-9]*\) events.*/\1/p' "$work/gen.txt")
 raw_mb=$(sed -n 's/^wrote [0-9]* events (\([0-9.]*\) MB uncompressed).*/\1/p' "$work/gen.txt")
@@ -95,15 +100,16 @@ if [ -d "$sigma" ]; then
   families="$families, SigmaHQ AWS rules"
 fi
 
-measure() { # name command...
+measure() { # name command...   (output to $work/name.out; OUT=/dev/null to discard)
   local name=$1; shift
   local log="$work/$name.time"
+  local out=${OUT:-$work/$name.out}
   local start end
   start=$(date +%s.%N)
   if [ -x /usr/bin/time ]; then
-    /usr/bin/time -v -o "$log" "$@" >"$work/$name.out"
+    /usr/bin/time -v -o "$log" "$@" >"$out"
   else
-    "$@" >"$work/$name.out"
+    "$@" >"$out"
   fi
   end=$(date +%s.%N)
   local rss="n/a"
@@ -116,8 +122,8 @@ measure() { # name command...
 }
 
 echo "--- same tree, same run ($(nproc) cores) ---"
-measure zcat sh -c "find '$tree/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 zcat"
-measure gzip sh -c "find '$tree/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 cat | gzip -dc"
+OUT=/dev/null measure zcat sh -c "find '$tree/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 zcat"
+OUT=/dev/null measure gzip sh -c "find '$tree/AWSLogs' -name '*.json.gz' -print0 | sort -z | xargs -0 cat | gzip -dc"
 measure hunt "$bin" hunt "$tree/AWSLogs" --config "$work/trailhound.toml" "${rules[@]}" --format jsonl --quiet
 echo "hunt: $(wc -l <"$work/hunt.out") alerts ($families)"
 # Scaling: the same hunt held to one core.

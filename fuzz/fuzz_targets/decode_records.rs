@@ -1,5 +1,7 @@
 //! Any bytes as one object (gzip or plain, any JSON shape): decoding must never panic, and
-//! every record found is either an event or a counted skip.
+//! every record found is either an event or a counted skip. Each event's resources are then
+//! read the way policies read them (one pass over the raw text, no JSON tree), which must not
+//! panic either and names only non-empty ids.
 #![no_main]
 
 use std::sync::Arc;
@@ -23,4 +25,8 @@ fuzz_target!(|data: &[u8]| {
     );
     assert_eq!(decoded.stats.events, decoded.events.len() as u64);
     assert!(decoded.stats.records >= decoded.stats.events);
+    for event in &decoded.events {
+        let ids = trailhound_detect::policy::resource_ids(event);
+        assert!(ids.iter().all(|id| !id.is_empty()));
+    }
 });

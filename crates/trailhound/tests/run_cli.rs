@@ -589,18 +589,28 @@ fn start_stdin_daemon(
     (daemon, stdin)
 }
 
+/// A daemon's working files in `dir`: its store, a file sink's path, and a config with the
+/// anomaly family and CIS filters off, followed by `extra` (which may name the sink with
+/// `{SINK}`).
+fn daemon_files(dir: &Path, extra: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let store = dir.join("store");
+    let sink = dir.join("sink.jsonl");
+    let config = dir.join("config.toml");
+    let extra = extra.replace("{SINK}", &format!("{:?}", sink.display().to_string()));
+    std::fs::write(
+        &config,
+        format!("version = 1\n[anomaly]\nenabled = false\n[metric_filters]\ncis = false\n{extra}"),
+    )
+    .unwrap();
+    (store, sink, config)
+}
+
 /// `run --web`: the web UI and API over the daemon's store while it runs, with the overview's
 /// ingest health from the daemon itself (not derived from the store).
 #[test]
 fn run_serves_the_web_ui_over_its_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "version = 1\n[anomaly]\nenabled = false\n[metric_filters]\ncis = false\n",
-    )
-    .unwrap();
+    let (store, _, config) = daemon_files(dir.path(), "");
     let port = free_port();
     let (daemon, mut stdin) = start_stdin_daemon(&config, &store, Some(port));
     let (_, _, records) = log_file(0, 20);
@@ -656,19 +666,11 @@ fn http_post_json(port: u16, path: &str, body: &str) -> String {
 #[test]
 fn suppressing_from_the_web_ui_silences_the_running_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let sink = dir.path().join("sink.jsonl");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "version = 1\n[anomaly]\nenabled = false\n[metric_filters]\ncis = false\n\
-             [alerts.dedup]\nenabled = false\n\
-             [[alerts.sinks]]\nname = \"archive\"\ntype = \"file\"\npath = {:?}\n",
-            sink.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (store, sink, config) = daemon_files(
+        dir.path(),
+        "[alerts.dedup]\nenabled = false\n\
+         [[alerts.sinks]]\nname = \"archive\"\ntype = \"file\"\npath = {SINK}\n",
+    );
     let port = free_port();
     let (daemon, mut stdin) = start_stdin_daemon(&config, &store, Some(port));
     let stop =
@@ -742,23 +744,15 @@ fn suppressing_from_the_web_ui_silences_the_running_daemon() {
 #[test]
 fn chains_with_event_stages_fire_in_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let sink = dir.path().join("sink.jsonl");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "version = 1\n[anomaly]\nenabled = false\n[metric_filters]\ncis = false\n\
-             [[alerts.sinks]]\nname = \"archive\"\ntype = \"file\"\npath = {:?}\n\
+    let (store, sink, config) = daemon_files(
+        dir.path(),
+        "[[alerts.sinks]]\nname = \"archive\"\ntype = \"file\"\npath = {SINK}\n\
              [[alerts.correlation.chains]]\nid = \"X0001\"\nname = \"trail-stopped-then-recon\"\n\
              by = \"principal\"\nwindow = \"1h\"\nseverity = \"critical\"\n\
              [[alerts.correlation.chains.stages]]\nname = \"stopped\"\nrules = [\"TH1001\"]\n\
              [[alerts.correlation.chains.stages]]\nname = \"recon\"\n\
              events = [\"DescribeInstances\"]\nmin_count = 3\n",
-            sink.display().to_string()
-        ),
-    )
-    .unwrap();
+    );
     let (daemon, mut stdin) = start_stdin_daemon(&config, &store, None);
     writeln!(
         stdin,

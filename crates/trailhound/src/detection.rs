@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::{Scope, ScopedJoinHandle};
 
-use trailhound_core::{Event, EventBatch};
+use trailhound_core::{Alert, Event, EventBatch};
 use trailhound_detect::{Engine, EngineStats, KeyedAlert, merge_keyed};
 
 /// Events gathered before a hand-over to the matcher thread.
@@ -78,14 +78,27 @@ impl Work {
     }
 }
 
-/// A detected [`Work`] and its alerts, in order, each with the position (in
-/// [`Work::events`]) of the event that raised it.
+/// A detected [`Work`] and its alerts, in order.
 #[derive(Debug)]
 pub struct Detected {
     /// The work.
     pub work: Arc<Work>,
     /// Its alerts.
-    pub alerts: Vec<KeyedAlert>,
+    pub alerts: Vec<Alert>,
+    /// For each alert, the position (in [`Work::events`]) of the event whose processing raised
+    /// it; `None` for alerts raised at the end of input.
+    pub raised_by: Vec<Option<usize>>,
+}
+
+impl Detected {
+    fn new(work: Arc<Work>, keyed: impl Iterator<Item = KeyedAlert>) -> Self {
+        let (raised_by, alerts) = keyed.map(|k| (k.key.event(), k.alert)).unzip();
+        Detected {
+            work,
+            alerts,
+            raised_by,
+        }
+    }
 }
 
 /// The matcher engine's thread.
@@ -148,8 +161,8 @@ impl<'scope> Detection<'scope> {
     pub fn submit(&mut self, work: Work) -> Vec<Detected> {
         let work = Arc::new(work);
         if self.matchers.is_none() {
-            let alerts = merge_keyed(work.detect(&mut self.engine), Vec::new()).collect();
-            return vec![Detected { work, alerts }];
+            let alerts = work.detect(&mut self.engine);
+            return vec![Detected::new(work, alerts.into_iter())];
         }
         let mut done = Vec::new();
         if self.pending.len() >= IN_FLIGHT
@@ -175,14 +188,11 @@ impl<'scope> Detection<'scope> {
         let matchers = self.matchers.as_ref()?;
         let (work, own) = self.pending.pop_front()?;
         let theirs = matchers.results.recv().unwrap_or_default();
-        Some(Detected {
-            alerts: merge_keyed(theirs, own).collect(),
-            work,
-        })
+        Some(Detected::new(work, merge_keyed(theirs, own)))
     }
 
     /// End of input: the pending work, then the alerts of closing every window, and the
-    /// engines' counters and state.
+    /// engines (for their counters and state).
     ///
     /// # Errors
     /// When the matcher thread panicked.
@@ -195,7 +205,7 @@ impl<'scope> Detection<'scope> {
         self.engine.finish_keyed(&mut own);
         let mut engines = Vec::with_capacity(2);
         let last = match self.matchers.take() {
-            None => merge_keyed(own, Vec::new()).collect(),
+            None => Detected::new(Arc::default(), own.into_iter()),
             Some(MatcherThread {
                 work,
                 results,
@@ -207,24 +217,20 @@ impl<'scope> Detection<'scope> {
                     .join()
                     .map_err(|_| anyhow::anyhow!("the matcher detection thread failed"))?;
                 engines.push(matchers_engine);
-                merge_keyed(theirs, own).collect()
+                Detected::new(Arc::default(), merge_keyed(theirs, own))
             }
         };
         engines.push(self.engine);
-        Ok(Finished {
-            done,
-            last,
-            engines,
-        })
+        done.push(last);
+        Ok(Finished { done, engines })
     }
 }
 
 /// What [`Detection::finish`] hands back.
 pub struct Finished {
-    /// Work detected but not yet returned, in order.
+    /// Work detected but not yet returned, in order, then (with no work) the alerts raised by
+    /// closing every window at the end of input.
     pub done: Vec<Detected>,
-    /// Alerts raised by closing every window at the end of input.
-    pub last: Vec<KeyedAlert>,
     /// The engine, or the two of its split.
     pub engines: Vec<Engine>,
 }

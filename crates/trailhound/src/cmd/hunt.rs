@@ -7,14 +7,13 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use trailhound_core::{Alert, Severity, Timestamp};
-use trailhound_detect::{Engine, EngineStats, KeyedAlert};
+use trailhound_detect::{Engine, EngineStats};
 
 use crate::detection::{Detected, Detection, WORK_EVENTS, Work};
 use trailhound_ingest::{IngestOptions, IngestStats};
@@ -261,27 +260,26 @@ pub fn run_hunt(
     let mut deliver =
         |detected: &Detected, counts: &mut BTreeMap<Severity, u64>| -> anyhow::Result<()> {
             if let Some(sink) = store.as_mut() {
-                let alerts: Vec<Alert> = detected.alerts.iter().map(|k| k.alert.clone()).collect();
                 let last = detected.work.batches.len().saturating_sub(1);
                 for (i, batch) in detected.work.batches.iter().enumerate() {
-                    let alerts: &[Alert] = if i == last { &alerts } else { &[] };
+                    let alerts: &[Alert] = if i == last { &detected.alerts } else { &[] };
                     sink.append(&batch.events, alerts, since, until)?;
                 }
                 if detected.work.batches.is_empty() {
-                    sink.append(&[], &alerts, since, until)?;
+                    sink.append(&[], &detected.alerts, since, until)?;
                 }
             }
-            let mut alerts = detected.alerts.iter().peekable();
-            let mut emit = |keyed: &KeyedAlert| {
-                *counts.entry(keyed.alert.severity).or_default() += 1;
-                on_alert(&keyed.alert);
+            let mut alerts = detected.alerts.iter().zip(&detected.raised_by).peekable();
+            let mut emit = |(alert, _): (&Alert, _)| {
+                *counts.entry(alert.severity).or_default() += 1;
+                on_alert(alert);
             };
             // The pipeline's chain stages see each event, then the alerts it raised.
             if let Some(tap) = &options.event_tap {
                 for (position, event) in detected.work.events().enumerate() {
                     tap.observe(event);
-                    while let Some(keyed) = alerts.next_if(|k| k.key.event() == Some(position)) {
-                        emit(keyed);
+                    while let Some(raised) = alerts.next_if(|(_, by)| **by == Some(position)) {
+                        emit(raised);
                     }
                 }
             }
@@ -335,10 +333,6 @@ pub fn run_hunt(
             return Err(e);
         }
         done.append(&mut finished.done);
-        done.push(Detected {
-            work: Arc::new(Work::default()),
-            alerts: std::mem::take(&mut finished.last),
-        });
         for detected in &done {
             deliver(detected, &mut outcome.alerts)?;
         }

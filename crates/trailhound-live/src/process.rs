@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use trailhound_core::{Alert, Event, stable_hash_hex};
+use trailhound_core::{Alert, Event, Timestamp, stable_hash_hex};
 use trailhound_detect::Engine;
 use trailhound_enrich::Enricher;
 use trailhound_store::Store;
@@ -187,10 +187,10 @@ impl Processor {
     }
 
     /// Where the store row of an event identity is, if stored.
-    fn stored_rowid(&self, event_id: &str, account: &str) -> Result<Option<i64>> {
+    fn stored_rowid(&self, event_id: &str, account: &str, time: Timestamp) -> Result<Option<i64>> {
         // The store's idempotence index, not a query on the `ev` view: that view decodes
         // blocks, which made every incoming event cost a scan of the store.
-        Ok(self.store.event_row(event_id, account)?)
+        Ok(self.store.event_row(event_id, account, time)?)
     }
 
     /// Detects and stores one unit; its acknowledgement waits for the next checkpoint.
@@ -217,7 +217,7 @@ impl Processor {
                 self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let replay = match self.stored_rowid(&id, account)? {
+            let replay = match self.stored_rowid(&id, account, event.event_time())? {
                 // Stored by a run that crashed before its checkpoint: detect, do not store.
                 Some(row) if self.undetected.remove(row) => true,
                 // Stored and detected (before the checkpoint, or earlier in this run).

@@ -8,7 +8,9 @@
 //!   one day; a block's id is the row id of its first event, so event `id` is record
 //!   `id - block` of its block;
 //! - `block_terms`: per block, a Bloom filter of the words of its records (the search index);
-//! - `ids`: (hash of `eventID`, account) → row, the idempotence check;
+//! - `ids`: (event time, hash of `eventID`, account) → row, the idempotence check; keyed by
+//!   time first so that an append's keys land next to each other in the B-tree, instead of
+//!   all over it (random keys made every append rewrite most of the index at 10M events);
 //! - `events`: a view over `event_rows` with the strings resolved and the JSON columns `raw`,
 //!   `request_parameters`, `response_elements`, `additional_event_data`,
 //!   `service_event_details` (decompressed on demand by the `raw_json(id)` SQL function);
@@ -30,7 +32,6 @@ mod stats;
 mod terms;
 mod triage;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -54,7 +55,7 @@ pub const DB_FILE: &str = "trailhound.db";
 pub const BLOCK_EVENTS: usize = 8192;
 
 /// The store format written by this version (`PRAGMA user_version`).
-const FORMAT: i64 = 2;
+const FORMAT: i64 = 3;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +95,7 @@ pub enum Error {
     CorruptBlock,
     /// The database was written by another version of the store.
     #[error(
-        "{path} is in store format {found}, this version reads format {FORMAT}: move it away and ingest again"
+        "{path} is in store format {found}, this version reads format {FORMAT}: a format 2 store is upgraded by the first command that writes to it (e.g. `trailhound hunt --store`); move an older one away and ingest again"
     )]
     Format {
         /// The database.
@@ -332,10 +333,11 @@ CREATE TABLE IF NOT EXISTS event_rows (
 CREATE INDEX IF NOT EXISTS event_rows_name ON event_rows(event_name);
 CREATE INDEX IF NOT EXISTS event_rows_pkey ON event_rows(pkey) WHERE pkey IS NOT NULL;
 CREATE TABLE IF NOT EXISTS ids (
+    t INTEGER NOT NULL,
     uid INTEGER NOT NULL,
     account INTEGER NOT NULL,
     row INTEGER NOT NULL,
-    PRIMARY KEY (uid, account)
+    PRIMARY KEY (t, uid, account)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_hours (
     hour INTEGER PRIMARY KEY,
@@ -496,6 +498,31 @@ fn backfill_event_hours(conn: &Connection) -> Result<()> {
     .map_err(sql("counting stored events per hour"))
 }
 
+/// Upgrades a format 2 store: its idempotence keys had no event time.
+fn upgrade_from_2(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         DROP VIEW IF EXISTS ev;
+         DROP VIEW IF EXISTS events;
+         CREATE TABLE ids_3 (
+             t INTEGER NOT NULL,
+             uid INTEGER NOT NULL,
+             account INTEGER NOT NULL,
+             row INTEGER NOT NULL,
+             PRIMARY KEY (t, uid, account)
+         ) WITHOUT ROWID;
+         INSERT INTO ids_3 (t, uid, account, row)
+             SELECT r.t, i.uid, i.account, i.row FROM ids i JOIN event_rows r ON r.id = i.row;
+         DROP TABLE ids;
+         ALTER TABLE ids_3 RENAME TO ids;
+         PRAGMA user_version = 3;
+         COMMIT;",
+    )
+    .map_err(sql("upgrading the store from format 2"))?;
+    tracing::info!("store upgraded from format 2 to 3");
+    Ok(())
+}
+
 pub(crate) fn event_uid(event_id: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in event_id.as_bytes() {
@@ -616,7 +643,9 @@ impl Store {
         )
         .map_err(sql("setting pragmas"))?;
         let found = format_of(&conn)?;
-        if found != FORMAT && (found != 0 || has_table(&conn, "ev")?) {
+        if found == 2 {
+            upgrade_from_2(&conn)?;
+        } else if found != FORMAT && (found != 0 || has_table(&conn, "ev")?) {
             return Err(Error::Format { path, found });
         }
         conn.execute_batch(SCHEMA)
@@ -774,77 +803,43 @@ impl Store {
             }
         }
         order.sort_by_key(|(day, _)| *day);
-        // The idempotence check and the row ids: a row is fresh when its (id, account) key
-        // was not there yet.
-        let mut fresh: Vec<(i64, &Event, i64)> = Vec::with_capacity(order.len());
-        {
-            let mut claim = tx
-                .prepare_cached("INSERT OR IGNORE INTO ids (uid, account, row) VALUES (?1, ?2, ?3)")
-                .map_err(sql("preparing the duplicate check"))?;
-            for (day, i) in order {
-                let event = &events[i];
-                let account = dict.intern(event.account_id().unwrap_or(""));
-                let uid = event_uid(&event_id_of(event));
-                let row = first_row + fresh.len() as i64;
-                let claimed = claim
-                    .execute(params![uid, account, row])
-                    .map_err(sql("checking for a duplicate"))?;
-                if claimed == 0 {
-                    summary.duplicates += 1;
-                } else {
-                    fresh.push((day, event, account));
-                }
-            }
-        }
-        // Events per hour, kept as they are stored: the overview charts them without
-        // counting millions of rows.
-        {
-            let mut hours: HashMap<i64, i64> = HashMap::new();
-            for (_, event, _) in &fresh {
-                *hours
-                    .entry(event.event_time().as_millis().div_euclid(HOUR_MS) * HOUR_MS)
-                    .or_default() += 1;
-            }
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO event_hours (hour, n) VALUES (?1, ?2)
-                     ON CONFLICT (hour) DO UPDATE SET n = n + excluded.n",
-                )
-                .map_err(sql("preparing the hourly count"))?;
-            for (hour, n) in hours {
-                upsert
-                    .execute(params![hour, n])
-                    .map_err(sql("counting events per hour"))?;
-            }
-        }
-        let mut plans: Vec<BlockPlan> = Vec::new();
-        for (i, (day, _, _)) in fresh.iter().enumerate() {
-            match plans.last_mut() {
-                Some(p) if p.day == *day && i - p.start < BLOCK_EVENTS => p.end = i + 1,
-                _ => plans.push(BlockPlan {
-                    start: i,
-                    end: i + 1,
-                    day: *day,
-                }),
-            }
-        }
-        let raws: Vec<&str> = fresh.iter().map(|(_, e, _)| e.raw()).collect();
-        let workers = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .min(plans.len());
-        let blocks = std::thread::scope(|s| -> Result<Vec<BlockOut>> {
-            // Blocks are compressed and indexed on other threads while this one inserts rows.
-            let builder = (fresh.len() >= 1024)
-                .then(|| s.spawn(|| build_blocks(&raws, &plans, options.zstd_level, workers)));
+        // Blocks are compressed and indexed on other threads while this one checks for
+        // duplicates and inserts rows. They are planned from every candidate event: when a
+        // candidate turns out to be stored already (a re-read), they are planned again from
+        // the fresh events alone.
+        let candidates: Vec<&str> = order.iter().map(|(_, i)| events[*i].raw()).collect();
+        let candidate_plans = plan_blocks(order.iter().map(|(day, _)| *day));
+        let level = options.zstd_level;
+        let (fresh, replanned, blocks) = std::thread::scope(|s| -> Result<_> {
+            let builder = (candidates.len() >= 1024).then(|| {
+                s.spawn(|| {
+                    let workers = workers_for(&candidate_plans);
+                    build_blocks(&candidates, &candidate_plans, level, workers)
+                })
+            });
+            let fresh = claim_fresh(&tx, dict, events, &order, first_row, &mut summary)?;
+            count_hours(&tx, &fresh)?;
             insert_rows(&tx, dict, &fresh, first_row)?;
-            match builder {
-                Some(handle) => handle.join().map_err(|_| Error::Worker)?,
-                None => plans
-                    .iter()
-                    .map(|p| build_block(&raws[p.start..p.end], options.zstd_level))
-                    .collect(),
+            let built = match builder {
+                Some(handle) => Some(handle.join().map_err(|_| Error::Worker)??),
+                None => None,
+            };
+            if let (Some(blocks), true) = (built, fresh.len() == order.len()) {
+                return Ok((fresh, None, blocks));
             }
+            let raws: Vec<&str> = fresh.iter().map(|(_, e, _)| e.raw()).collect();
+            let plans = plan_blocks(fresh.iter().map(|(day, _, _)| *day));
+            let blocks = if raws.len() >= 1024 {
+                build_blocks(&raws, &plans, level, workers_for(&plans))?
+            } else {
+                plans
+                    .iter()
+                    .map(|p| build_block(&raws[p.start..p.end], level))
+                    .collect::<Result<_>>()?
+            };
+            Ok((fresh, Some(plans), blocks))
         })?;
+        let plans = replanned.unwrap_or(candidate_plans);
         dict.flush(&tx)?;
         {
             let mut insert_block = tx
@@ -925,7 +920,8 @@ impl Store {
                 .map_err(sql("preparing the alert insert"))?;
             let mut find = tx
                 .prepare_cached(
-                    "SELECT row FROM ids WHERE uid = ?1 ORDER BY account = ?2 DESC, row LIMIT 1",
+                    "SELECT row FROM ids WHERE t = ?1 AND uid = ?2
+                     ORDER BY account = ?3 DESC, row LIMIT 1",
                 )
                 .map_err(sql("preparing the event lookup"))?;
             let mut link = tx
@@ -961,7 +957,14 @@ impl Store {
                 let account = e.account.as_deref().and_then(|a| dict.id(a)).unwrap_or(-1);
                 for event in &alert.events {
                     let row: Option<i64> = find
-                        .query_row(params![event_uid(&event.event_id), account], |r| r.get(0))
+                        .query_row(
+                            params![
+                                event.event_time.as_millis(),
+                                event_uid(&event.event_id),
+                                account
+                            ],
+                            |r| r.get(0),
+                        )
                         .optional()
                         .map_err(sql("looking up an alert event"))?;
                     link.execute(params![alert.id, event.event_id, row])
@@ -1098,8 +1101,8 @@ impl Store {
             )
             .map_err(sql("deleting events"))?;
         tx.execute(
-            "DELETE FROM ids WHERE row < (SELECT b FROM temp.doomed WHERE a <= ids.row ORDER BY a DESC LIMIT 1)",
-            [],
+            "DELETE FROM ids WHERE t < ?1",
+            [cutoff.saturating_mul(86_400_000)],
         )
         .map_err(sql("deleting idempotence keys"))?;
         tx.execute(
@@ -1138,12 +1141,13 @@ impl Store {
     }
 
     /// The row id of a stored event, found by its id (`eventID`, or for a record without one
-    /// the hash of its text that [`Store::append_events`] stores) and account through the
-    /// idempotence index: one B-tree lookup, no block is read. `None` when it is not stored.
+    /// the hash of its text that [`Store::append_events`] stores), account and time
+    /// (`eventTime`) through the idempotence index: one B-tree lookup, no block is read.
+    /// `None` when it is not stored.
     ///
     /// # Errors
     /// On SQLite failures.
-    pub fn event_row(&self, event_id: &str, account: &str) -> Result<Option<i64>> {
+    pub fn event_row(&self, event_id: &str, account: &str, time: Timestamp) -> Result<Option<i64>> {
         let account = {
             let dict = self.dict.read().map_err(|_| Error::Poisoned)?;
             match dict.id(account) {
@@ -1153,9 +1157,12 @@ impl Store {
             }
         };
         self.conn
-            .prepare_cached("SELECT row FROM ids WHERE uid = ?1 AND account = ?2")
+            .prepare_cached("SELECT row FROM ids WHERE t = ?1 AND uid = ?2 AND account = ?3")
             .map_err(sql("preparing the event lookup"))?
-            .query_row(params![event_uid(event_id), account], |r| r.get(0))
+            .query_row(
+                params![time.as_millis(), event_uid(event_id), account],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(sql("looking up an event"))
     }
@@ -1263,6 +1270,86 @@ fn value_to_json(value: ValueRef<'_>) -> serde_json::Value {
 
 fn limit_i64(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Splits events (sorted by day) into blocks of one day and at most [`BLOCK_EVENTS`].
+fn plan_blocks(days: impl Iterator<Item = i64>) -> Vec<BlockPlan> {
+    let mut plans: Vec<BlockPlan> = Vec::new();
+    for (i, day) in days.enumerate() {
+        match plans.last_mut() {
+            Some(p) if p.day == day && i - p.start < BLOCK_EVENTS => p.end = i + 1,
+            _ => plans.push(BlockPlan {
+                start: i,
+                end: i + 1,
+                day,
+            }),
+        }
+    }
+    plans
+}
+
+/// Threads to build `plans` on: one per core but the one inserting rows (the append's
+/// critical path), at most one per block.
+fn workers_for(plans: &[BlockPlan]) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .saturating_sub(1)
+        .min(plans.len())
+        .max(1)
+}
+
+/// The idempotence check and the row ids: a candidate is fresh when its (time, id, account)
+/// key was not there yet. Returns the fresh events as (day, event, account id) in row order.
+fn claim_fresh<'e>(
+    tx: &Connection,
+    dict: &mut dict::Dict,
+    events: &'e [Event],
+    order: &[(i64, usize)],
+    first_row: i64,
+    summary: &mut AppendSummary,
+) -> Result<Vec<(i64, &'e Event, i64)>> {
+    let mut fresh: Vec<(i64, &Event, i64)> = Vec::with_capacity(order.len());
+    let mut claim = tx
+        .prepare_cached("INSERT OR IGNORE INTO ids (t, uid, account, row) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(sql("preparing the duplicate check"))?;
+    for &(day, i) in order {
+        let event = &events[i];
+        let account = dict.intern(event.account_id().unwrap_or(""));
+        let uid = event_uid(&event_id_of(event));
+        let row = first_row + fresh.len() as i64;
+        let claimed = claim
+            .execute(params![event.event_time().as_millis(), uid, account, row])
+            .map_err(sql("checking for a duplicate"))?;
+        if claimed == 0 {
+            summary.duplicates += 1;
+        } else {
+            fresh.push((day, event, account));
+        }
+    }
+    Ok(fresh)
+}
+
+/// Adds the fresh events to the per-hour counts, which the overview charts without counting
+/// millions of rows.
+fn count_hours(tx: &Connection, fresh: &[(i64, &Event, i64)]) -> Result<()> {
+    let mut hours: foldhash::HashMap<i64, i64> = foldhash::HashMap::default();
+    for (_, event, _) in fresh {
+        *hours
+            .entry(event.event_time().as_millis().div_euclid(HOUR_MS) * HOUR_MS)
+            .or_default() += 1;
+    }
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO event_hours (hour, n) VALUES (?1, ?2)
+             ON CONFLICT (hour) DO UPDATE SET n = n + excluded.n",
+        )
+        .map_err(sql("preparing the hourly count"))?;
+    for (hour, n) in hours {
+        upsert
+            .execute(params![hour, n])
+            .map_err(sql("counting events per hour"))?;
+    }
+    Ok(())
 }
 
 /// Inserts the event rows of an append.

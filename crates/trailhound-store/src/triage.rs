@@ -18,12 +18,13 @@
 //! # Ok::<(), trailhound_store::Error>(())
 //! ```
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 use serde::{Deserialize, Serialize};
-use trailhound_core::{Severity, Timestamp};
+use trailhound_core::{Alert, Severity, Timestamp};
 
 use crate::{Count, Error, Result, Store, TimeRange, limit_i64, sql};
 
@@ -779,6 +780,25 @@ impl Store {
             .map_err(sql("reading new alerts"))
     }
 
+    fn alert_event_times(&self, id: &str) -> Result<HashMap<String, i64>> {
+        let body: Option<String> = self
+            .conn
+            .prepare_cached("SELECT alert_json FROM alerts WHERE id = ?1")
+            .map_err(sql("preparing the alert read"))?
+            .query_row([id], |r| r.get(0))
+            .optional()
+            .map_err(sql("reading an alert"))?;
+        let Some(body) = body else {
+            return Ok(HashMap::new());
+        };
+        let alert: Alert = serde_json::from_str(&body).map_err(|source| Error::Json { source })?;
+        Ok(alert
+            .events
+            .into_iter()
+            .map(|e| (e.event_id, e.event_time.as_millis()))
+            .collect())
+    }
+
     /// The raw JSON of an alert's stored events, oldest first, at most `limit`.
     ///
     /// # Errors
@@ -797,17 +817,30 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()
                 .map_err(sql("reading alert events"))?
         };
+        // The sampled events' times, for the idempotence index (keyed by time first); read
+        // from the alert's body only when some event was not linked when it was stored.
+        let mut times: Option<HashMap<String, i64>> = None;
         let mut rows: Vec<(i64, i64)> = Vec::with_capacity(links.len());
         for (event_id, row) in links {
             let row = match row {
                 Some(row) => Some(row),
-                None => self
-                    .conn
-                    .prepare_cached("SELECT row FROM ids WHERE uid = ?1 ORDER BY row LIMIT 1")
-                    .map_err(sql("preparing the event lookup"))?
-                    .query_row([crate::event_uid(&event_id)], |r| r.get(0))
-                    .optional()
-                    .map_err(sql("looking up an event"))?,
+                None => {
+                    if times.is_none() {
+                        times = Some(self.alert_event_times(id)?);
+                    }
+                    match times.as_ref().and_then(|t| t.get(&event_id)) {
+                        Some(t) => self
+                            .conn
+                            .prepare_cached(
+                                "SELECT row FROM ids WHERE t = ?1 AND uid = ?2 ORDER BY row LIMIT 1",
+                            )
+                            .map_err(sql("preparing the event lookup"))?
+                            .query_row(params![t, crate::event_uid(&event_id)], |r| r.get(0))
+                            .optional()
+                            .map_err(sql("looking up an event"))?,
+                        None => None,
+                    }
+                }
             };
             let Some(row) = row else { continue };
             let t: Option<i64> = self

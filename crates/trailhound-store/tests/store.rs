@@ -54,6 +54,46 @@ fn rereading_stores_nothing_twice() {
     assert_eq!(store2.event_count().unwrap(), 10);
 }
 
+fn a_time() -> Timestamp {
+    ts("2026-03-01T10:00:00Z")
+}
+
+#[test]
+fn a_format_2_store_is_upgraded_on_its_first_writable_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = common::events();
+    drop(filled(dir.path()));
+    // Rewrite the idempotence index as format 2 kept it: no event time.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(trailhound_store::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DROP VIEW ev; DROP VIEW events;
+             CREATE TABLE ids_2 (uid INTEGER NOT NULL, account INTEGER NOT NULL,
+                 row INTEGER NOT NULL, PRIMARY KEY (uid, account)) WITHOUT ROWID;
+             INSERT INTO ids_2 SELECT uid, account, row FROM ids;
+             DROP TABLE ids;
+             ALTER TABLE ids_2 RENAME TO ids;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let err = Store::open_read_only(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("format 2") && err.contains("upgraded"),
+        "{err}"
+    );
+    let mut store = Store::open(dir.path()).unwrap();
+    let again = store.append_events(&events).unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 10));
+    let e = &events[0];
+    let row = store
+        .event_row(e.event_id(), e.account_id().unwrap(), e.event_time())
+        .unwrap();
+    assert!(row.is_some());
+    drop(store);
+    assert!(Store::open_read_only(dir.path()).is_ok());
+}
+
 #[test]
 fn same_event_id_in_another_account_is_another_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,12 +106,21 @@ fn same_event_id_in_another_account_is_another_event() {
     let a = Event::from_json(raw("123456789012"), Origin::new("a", 0)).unwrap();
     let b = Event::from_json(raw("444455556666"), Origin::new("b", 0)).unwrap();
     assert_eq!(store.append_events(&[a, b]).unwrap().stored, 2);
-    // The idempotence index finds each by id and account, and nothing else.
-    let in_a = store.event_row("same-id", "123456789012").unwrap();
-    let in_b = store.event_row("same-id", "444455556666").unwrap();
+    // The idempotence index finds each by id, account and time, and nothing else.
+    let t = a_time();
+    let in_a = store.event_row("same-id", "123456789012", t).unwrap();
+    let in_b = store.event_row("same-id", "444455556666", t).unwrap();
     assert!(in_a.is_some() && in_b.is_some() && in_a != in_b);
-    assert_eq!(store.event_row("same-id", "999999999999").unwrap(), None);
-    assert_eq!(store.event_row("other-id", "123456789012").unwrap(), None);
+    assert_eq!(store.event_row("same-id", "999999999999", t).unwrap(), None);
+    assert_eq!(
+        store.event_row("other-id", "123456789012", t).unwrap(),
+        None
+    );
+    let later = Timestamp::from_millis(t.as_millis() + 1);
+    assert_eq!(
+        store.event_row("same-id", "123456789012", later).unwrap(),
+        None
+    );
     let q = store
         .query("SELECT id FROM ev WHERE event_id = 'same-id' AND account = '444455556666'")
         .unwrap();
@@ -541,4 +590,38 @@ fn duckdb_reads_the_parquet_export() {
         printed.contains("1, 'example-finance-reports')"),
         "{printed}"
     );
+}
+
+#[path = "common/gen.rs"]
+mod generator;
+
+#[test]
+fn a_large_append_with_some_events_already_stored_keeps_blocks_and_rows_in_step() {
+    // Large appends build their blocks while the duplicate check runs, from every candidate;
+    // when some candidates were stored already, the blocks are built again from the rest.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let mut rng = generator::Rng::new(7);
+    let (events, _) = generator::events(&mut rng, 0, 3000);
+    let every_third: Vec<Event> = events.iter().step_by(3).cloned().collect();
+    assert_eq!(store.append_events(&every_third).unwrap().stored, 1000);
+    let all = store.append_events(&events).unwrap();
+    assert_eq!((all.stored, all.duplicates), (2000, 1000));
+    // Every stored row reads back its own record.
+    let q = store
+        .query("SELECT count(*) FROM events WHERE json_extract(raw, '$.eventID') = event_id")
+        .unwrap();
+    assert_eq!(q.rows[0][0], 3000);
+    for e in &events {
+        let row = store
+            .event_row(e.event_id(), e.account_id().unwrap_or(""), e.event_time())
+            .unwrap()
+            .unwrap();
+        let q = store
+            .query(&format!(
+                "SELECT json_extract(raw, '$.eventID') FROM events WHERE id = {row}"
+            ))
+            .unwrap();
+        assert_eq!(q.rows[0][0], e.event_id());
+    }
 }

@@ -91,6 +91,15 @@ pub struct Detected {
 }
 
 impl Detected {
+    /// The work's batches, moved out when no other thread holds the work (the matcher
+    /// thread lets go of it before reporting), else copied.
+    pub fn into_batches(self) -> Vec<EventBatch> {
+        match Arc::try_unwrap(self.work) {
+            Ok(work) => work.batches,
+            Err(shared) => shared.batches.clone(),
+        }
+    }
+
     fn new(work: Arc<Work>, keyed: impl Iterator<Item = KeyedAlert>) -> Self {
         let (raised_by, alerts) = keyed.map(|k| (k.key.event(), k.alert)).unzip();
         Detected {
@@ -135,7 +144,11 @@ impl<'scope> Detection<'scope> {
         let handle = scope.spawn(move || {
             let mut engine = matchers_engine;
             for work in work_rx {
-                if result_tx.send(work.detect(&mut engine)).is_err() {
+                let alerts = work.detect(&mut engine);
+                // Let go of the work before the caller hears of it, so the caller owns it
+                // again (`Detected::into_batches` moves the events to the store).
+                drop(work);
+                if result_tx.send(alerts).is_err() {
                     return engine;
                 }
             }

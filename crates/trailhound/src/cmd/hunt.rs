@@ -256,19 +256,10 @@ pub fn run_hunt(
         .as_deref()
         .map(|dir| super::query::StoreSink::open_with(dir, options.config.store.options()))
         .transpose()?;
-    // What follows detection, in input order: the event tap, the store, the alerts.
+    // What follows detection, in input order: the event tap and the alerts, then the store
+    // (which takes the events).
     let mut deliver =
-        |detected: &Detected, counts: &mut BTreeMap<Severity, u64>| -> anyhow::Result<()> {
-            if let Some(sink) = store.as_mut() {
-                let last = detected.work.batches.len().saturating_sub(1);
-                for (i, batch) in detected.work.batches.iter().enumerate() {
-                    let alerts: &[Alert] = if i == last { &detected.alerts } else { &[] };
-                    sink.append(&batch.events, alerts, since, until)?;
-                }
-                if detected.work.batches.is_empty() {
-                    sink.append(&[], &detected.alerts, since, until)?;
-                }
-            }
+        |mut detected: Detected, counts: &mut BTreeMap<Severity, u64>| -> anyhow::Result<()> {
             let mut alerts = detected.alerts.iter().zip(&detected.raised_by).peekable();
             let mut emit = |(alert, _): (&Alert, _)| {
                 *counts.entry(alert.severity).or_default() += 1;
@@ -284,6 +275,20 @@ pub fn run_hunt(
                 }
             }
             alerts.for_each(emit);
+            if let Some(sink) = store.as_mut() {
+                if detected.work.batches.is_empty() {
+                    // The end of the hunt: the alerts raised when the input ended.
+                    sink.finish(&detected.alerts)?;
+                } else {
+                    let alerts = std::mem::take(&mut detected.alerts);
+                    let batches = detected.into_batches();
+                    let last = batches.len() - 1;
+                    for (i, batch) in batches.into_iter().enumerate() {
+                        let alerts: &[Alert] = if i == last { &alerts } else { &[] };
+                        sink.append(batch.events, alerts, since, until)?;
+                    }
+                }
+            }
             Ok(())
         };
     // Two detection threads when ingest may use more than one core (`--threads 1`: one).
@@ -308,7 +313,7 @@ pub fn run_hunt(
             work.push(batch, kept);
             if work.len() >= WORK_EVENTS || work.batches.len() >= WORK_EVENTS {
                 for detected in detection.submit(std::mem::take(&mut work)) {
-                    if let Err(e) = deliver(&detected, &mut outcome.alerts) {
+                    if let Err(e) = deliver(detected, &mut outcome.alerts) {
                         failed = Some(e);
                         return ControlFlow::Break(());
                     }
@@ -333,7 +338,7 @@ pub fn run_hunt(
             return Err(e);
         }
         done.append(&mut finished.done);
-        for detected in &done {
+        for detected in done {
             deliver(detected, &mut outcome.alerts)?;
         }
         Ok((report, finished))

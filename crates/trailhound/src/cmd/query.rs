@@ -227,12 +227,61 @@ pub const SINK_BATCH: usize = 65_536;
 
 /// The event store as a hunt's sink (`hunt --store DIR`): every event in the window and
 /// every alert is appended. Events are buffered up to [`SINK_BATCH`] and appended in one
-/// transaction with the alerts raised meanwhile; the final call (no events) flushes.
+/// transaction with the alerts raised meanwhile, on a thread of their own, so detection goes
+/// on while a batch is written; the final call (no events) flushes and waits.
 #[derive(Debug)]
 pub struct StoreSink {
-    store: Store,
+    /// The store, while no batch is being written.
+    idle: Option<Store>,
+    /// The thread writing a batch, which owns the store meanwhile.
+    writer: Option<StoreWriter>,
     buffer: Vec<trailhound_core::Event>,
     alerts: Vec<trailhound_core::Alert>,
+}
+
+/// Events and alerts for one append.
+type SinkJob = (Vec<trailhound_core::Event>, Vec<trailhound_core::Alert>);
+
+/// The store's writing thread: takes one batch at a time (a rendezvous channel, so at most
+/// one batch waits in memory besides the one being gathered) and hands the store back when
+/// its channel closes.
+#[derive(Debug)]
+struct StoreWriter {
+    jobs: std::sync::mpsc::SyncSender<SinkJob>,
+    thread: std::thread::JoinHandle<anyhow::Result<Store>>,
+}
+
+impl StoreWriter {
+    fn spawn(mut store: Store) -> anyhow::Result<StoreWriter> {
+        let (jobs, incoming) = std::sync::mpsc::sync_channel::<SinkJob>(0);
+        let thread = std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || {
+                for (events, alerts) in incoming {
+                    if !events.is_empty() {
+                        store
+                            .append_events(&events)
+                            .context("cannot store events")?;
+                    }
+                    if !alerts.is_empty() {
+                        store
+                            .append_alerts(&alerts)
+                            .context("cannot store alerts")?;
+                    }
+                }
+                Ok(store)
+            })
+            .context("cannot start the store writer")?;
+        Ok(StoreWriter { jobs, thread })
+    }
+
+    /// Closes the channel and waits for the writes before: the store, or their error.
+    fn finish(self) -> anyhow::Result<Store> {
+        drop(self.jobs);
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the store writer panicked"))?
+    }
 }
 
 impl StoreSink {
@@ -256,54 +305,80 @@ impl StoreSink {
         let store = Store::open_with(dir, options)
             .with_context(|| format!("cannot open the event store {}", dir.display()))?;
         Ok(StoreSink {
-            store,
+            idle: Some(store),
+            writer: None,
             buffer: Vec::new(),
             alerts: Vec::new(),
         })
     }
 
     /// Takes the events of a batch inside `[since, until)` and the alerts raised so far;
-    /// appends when [`SINK_BATCH`] events are waiting, and always when `events` is empty
-    /// (the end of a hunt).
+    /// hands them to the writer when [`SINK_BATCH`] events are waiting.
     ///
     /// # Errors
-    /// The store cannot be written.
+    /// The store cannot be written (an earlier append failed).
     pub fn append(
         &mut self,
-        events: &[trailhound_core::Event],
+        events: Vec<trailhound_core::Event>,
         alerts: &[trailhound_core::Alert],
         since: Timestamp,
         until: Timestamp,
     ) -> anyhow::Result<()> {
         self.buffer.extend(
             events
-                .iter()
-                .filter(|e| (since..until).contains(&e.event_time()))
-                .cloned(),
+                .into_iter()
+                .filter(|e| (since..until).contains(&e.event_time())),
         );
         self.alerts.extend_from_slice(alerts);
-        if events.is_empty() || self.buffer.len() >= SINK_BATCH {
-            self.flush()?;
+        if self.buffer.len() >= SINK_BATCH {
+            self.send()?;
         }
         Ok(())
     }
 
-    /// Appends what is buffered: events first, then alerts (so they link to their events).
+    /// Takes the last alerts of a hunt, appends what is buffered and waits until every
+    /// append is written.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub fn finish(&mut self, alerts: &[trailhound_core::Alert]) -> anyhow::Result<()> {
+        self.alerts.extend_from_slice(alerts);
+        self.flush()
+    }
+
+    /// Hands what is buffered to the writer (events first, then alerts, so they link to
+    /// their events), starting it when idle.
+    fn send(&mut self) -> anyhow::Result<()> {
+        if self.buffer.is_empty() && self.alerts.is_empty() {
+            return Ok(());
+        }
+        let writer = match (self.writer.take(), self.idle.take()) {
+            (Some(writer), _) => writer,
+            (None, Some(store)) => StoreWriter::spawn(store)?,
+            (None, None) => anyhow::bail!("the event store was closed after an error"),
+        };
+        let job = (
+            std::mem::take(&mut self.buffer),
+            std::mem::take(&mut self.alerts),
+        );
+        match writer.jobs.send(job) {
+            Ok(()) => {
+                self.writer = Some(writer);
+                Ok(())
+            }
+            // The writer stopped on an error: report it.
+            Err(_) => writer.finish().map(|_| ()),
+        }
+    }
+
+    /// Appends what is buffered and waits until every append is written.
     ///
     /// # Errors
     /// The store cannot be written.
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        if !self.buffer.is_empty() {
-            self.store
-                .append_events(&self.buffer)
-                .context("cannot store events")?;
-            self.buffer.clear();
-        }
-        if !self.alerts.is_empty() {
-            self.store
-                .append_alerts(&self.alerts)
-                .context("cannot store alerts")?;
-            self.alerts.clear();
+        self.send()?;
+        if let Some(writer) = self.writer.take() {
+            self.idle = Some(writer.finish()?);
         }
         Ok(())
     }

@@ -642,7 +642,7 @@ impl Store {
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -524288;",
+             PRAGMA cache_size = -131072;",
         )
         .map_err(sql("setting pragmas"))?;
         let found = format_of(&conn)?;

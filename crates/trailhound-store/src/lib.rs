@@ -33,6 +33,7 @@ mod terms;
 mod triage;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::types::ValueRef;
@@ -579,34 +580,76 @@ fn build_block(records: &[&str], level: i32) -> Result<BlockOut> {
     })
 }
 
-/// Compresses and indexes blocks on `workers` threads.
+/// Blocks to compress and index, each taken by whichever thread is free: a helper thread
+/// starts on them while the appending thread checks duplicates and inserts rows, then the
+/// appending thread joins in.
+struct BlockJobs<'a> {
+    raws: &'a [&'a str],
+    plans: &'a [BlockPlan],
+    level: i32,
+    next: AtomicUsize,
+    done: Mutex<Vec<(usize, BlockOut)>>,
+}
+
+impl<'a> BlockJobs<'a> {
+    fn new(raws: &'a [&'a str], plans: &'a [BlockPlan], level: i32) -> BlockJobs<'a> {
+        BlockJobs {
+            raws,
+            plans,
+            level,
+            next: AtomicUsize::new(0),
+            done: Mutex::new(Vec::with_capacity(plans.len())),
+        }
+    }
+
+    /// Builds blocks until none is left (or [`BlockJobs::cancel`]).
+    fn work(&self) -> Result<()> {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(plan) = self.plans.get(i) else {
+                return Ok(());
+            };
+            let block = build_block(&self.raws[plan.start..plan.end], self.level)?;
+            self.done
+                .lock()
+                .map_err(|_| Error::Poisoned)?
+                .push((i, block));
+        }
+    }
+
+    /// Leaves the blocks not started yet.
+    fn cancel(&self) {
+        self.next.store(self.plans.len(), Ordering::Relaxed);
+    }
+
+    /// The blocks in plan order, once every one is built.
+    fn into_blocks(self) -> Result<Vec<BlockOut>> {
+        let mut done = self.done.into_inner().map_err(|_| Error::Poisoned)?;
+        if done.len() != self.plans.len() {
+            return Err(Error::Worker);
+        }
+        done.sort_by_key(|(i, _)| *i);
+        Ok(done.into_iter().map(|(_, b)| b).collect())
+    }
+}
+
+/// Compresses and indexes blocks on `workers` threads (this one included).
 fn build_blocks(
     raws: &[&str],
     plans: &[BlockPlan],
     level: i32,
     workers: usize,
 ) -> Result<Vec<BlockOut>> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let work = || -> Result<Vec<(usize, BlockOut)>> {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(plan) = plans.get(i) else { break };
-            done.push((i, build_block(&raws[plan.start..plan.end], level)?));
+    let jobs = BlockJobs::new(raws, plans, level);
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..workers).map(|_| s.spawn(|| jobs.work())).collect();
+        let mine = jobs.work();
+        for helper in helpers {
+            helper.join().map_err(|_| Error::Worker)??;
         }
-        Ok(done)
-    };
-    let mut results: Vec<(usize, BlockOut)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
-        let mut all = Vec::new();
-        for handle in handles {
-            all.extend(handle.join().map_err(|_| Error::Worker)??);
-        }
-        Ok::<_, Error>(all)
+        mine
     })?;
-    results.sort_by_key(|(i, _)| *i);
-    Ok(results.into_iter().map(|(_, b)| b).collect())
+    jobs.into_blocks()
 }
 
 impl Store {
@@ -813,36 +856,53 @@ impl Store {
         let candidates: Vec<&str> = order.iter().map(|(_, i)| events[*i].raw()).collect();
         let candidate_plans = plan_blocks(order.iter().map(|(day, _)| *day));
         let level = options.zstd_level;
-        let (fresh, replanned, blocks) = std::thread::scope(|s| -> Result<_> {
-            let builder = (candidates.len() >= 1024).then(|| {
-                s.spawn(|| {
-                    let workers = workers_for(&candidate_plans);
-                    build_blocks(&candidates, &candidate_plans, level, workers)
-                })
-            });
-            let fresh = claim_fresh(&tx, dict, events, &order, first_row, &mut summary)?;
-            count_hours(&tx, &fresh)?;
-            insert_rows(&tx, dict, &fresh, first_row)?;
-            let built = match builder {
-                Some(handle) => Some(handle.join().map_err(|_| Error::Worker)??),
-                None => None,
+        let jobs = BlockJobs::new(&candidates, &candidate_plans, level);
+        let (fresh, replanned) = std::thread::scope(|s| -> Result<_> {
+            let helpers: Vec<_> = if candidates.len() >= 1024 {
+                (0..helpers_for(&candidate_plans))
+                    .map(|_| s.spawn(|| jobs.work()))
+                    .collect()
+            } else {
+                Vec::new()
             };
-            if let (Some(blocks), true) = (built, fresh.len() == order.len()) {
-                return Ok((fresh, None, blocks));
+            let fresh = claim_fresh(&tx, dict, events, &order, first_row, &mut summary);
+            let fresh = fresh.and_then(|fresh| {
+                count_hours(&tx, &fresh)?;
+                insert_rows(&tx, dict, &fresh, first_row)?;
+                Ok(fresh)
+            });
+            let all_fresh = matches!(&fresh, Ok(f) if f.len() == order.len());
+            if all_fresh {
+                jobs.work()?;
+            } else {
+                jobs.cancel();
+            }
+            for helper in helpers {
+                helper.join().map_err(|_| Error::Worker)??;
+            }
+            let fresh = fresh?;
+            if all_fresh {
+                return Ok((fresh, None));
             }
             let raws: Vec<&str> = fresh.iter().map(|(_, e, _)| e.raw()).collect();
             let plans = plan_blocks(fresh.iter().map(|(day, _, _)| *day));
             let blocks = if raws.len() >= 1024 {
-                build_blocks(&raws, &plans, level, workers_for(&plans))?
+                build_blocks(&raws, &plans, level, helpers_for(&plans) + 1)?
             } else {
                 plans
                     .iter()
                     .map(|p| build_block(&raws[p.start..p.end], level))
                     .collect::<Result<_>>()?
             };
-            Ok((fresh, Some(plans), blocks))
+            Ok((fresh, Some((plans, blocks))))
         })?;
-        let plans = replanned.unwrap_or(candidate_plans);
+        let (plans, blocks) = match replanned {
+            Some(rebuilt) => rebuilt,
+            None => {
+                let blocks = jobs.into_blocks()?;
+                (candidate_plans, blocks)
+            }
+        };
         dict.flush(&tx)?;
         {
             let mut insert_block = tx
@@ -1291,9 +1351,9 @@ fn plan_blocks(days: impl Iterator<Item = i64>) -> Vec<BlockPlan> {
     plans
 }
 
-/// Threads to build `plans` on: one per core but the one inserting rows (the append's
-/// critical path), at most one per block.
-fn workers_for(plans: &[BlockPlan]) -> usize {
+/// Helper threads to build `plans` with: one per core but the appending thread's, at most
+/// one per block.
+fn helpers_for(plans: &[BlockPlan]) -> usize {
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .saturating_sub(1)

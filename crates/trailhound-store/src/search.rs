@@ -290,10 +290,10 @@ enum Matcher {
     Column {
         column: &'static str,
         id: i64,
-        words: Vec<u64>,
+        words: terms::Words,
     },
     /// Records holding every word.
-    Words(Vec<u64>),
+    Words(terms::Words),
 }
 
 impl Store {
@@ -323,7 +323,7 @@ impl Store {
     }
 
     /// Blocks overlapping `[since, until)` whose filters may hold every word, newest first.
-    fn candidates(&self, words: &[u64], since: i64, until: i64) -> Result<Vec<Candidate>> {
+    fn candidates(&self, words: &terms::Words, since: i64, until: i64) -> Result<Vec<Candidate>> {
         let mut stmt = self
             .conn
             .prepare_cached(

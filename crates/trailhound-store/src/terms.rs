@@ -5,6 +5,13 @@
 //! Words: letters, digits and `. - _ @` (and any non-ASCII character) make a word, compared
 //! without ASCII case; so an IP address, a host, a bucket name or an e-mail address is one word
 //! while an ARN splits at `:` and `/`. A JSON escape (`\n`, `\"`, `\u00e9`…) separates words.
+//! The names of object keys are not words: a search finds values.
+//!
+//! Two word hashes exist. Filters built since store format 3 hash each word eight bytes at a
+//! time ([`for_each_word`]; the filter's first byte has [`FAST`] set); filters of format 2
+//! stores hashed it a byte at a time (FNV-1a, [`for_each_word_legacy`]) and are read as they
+//! are. A search hashes its words both ways and checks each filter with the hashes it was
+//! built with; records are always checked with the fast hash.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -60,8 +67,70 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Calls `f` with the hash of every word of `text`.
+/// The flag in a filter's first byte that marks the fast word hash.
+const FAST: u8 = 0x80;
+
+/// Lowers the ASCII capitals of eight bytes at once, leaving every other byte as it is.
+fn lower8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = x & !HIGH;
+    // The high bit of each byte of `at_least_a` is set when the byte is >= 'A', of
+    // `beyond_z` when it is > 'Z' (no carry crosses bytes: every sum stays below 0x100).
+    let at_least_a = low7 + ONES * u64::from(0x80 - b'A');
+    let beyond_z = low7 + ONES * u64::from(0x80 - b'Z' - 1);
+    let capitals = at_least_a & !beyond_z & !x & HIGH;
+    x | (capitals >> 2)
+}
+
+/// The hash of one word (its bytes, ASCII capitals lowered), eight bytes at a step.
+fn hash_word(word: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let step = |h: u64, x: u64| (h ^ lower8(x)).wrapping_mul(K).rotate_left(31);
+    let mut h = 0x243f_6a88_85a3_08d3 ^ word.len() as u64;
+    let mut chunks = word.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        h = step(h, u64::from_le_bytes(bytes));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut bytes = [0u8; 8];
+        bytes[..rest.len()].copy_from_slice(rest);
+        h = step(h, u64::from_le_bytes(bytes));
+    }
+    mix(h)
+}
+
+/// Calls `f` with the hash of every word of `text` but the words of object keys (a word
+/// right before `":`): a search looks for values, and the keys, the same in every record,
+/// were a third of the words to hash. Words are found with a table lookup per byte and
+/// hashed eight bytes at a time; the filter of a block hashed every byte of its records one
+/// multiply at a time before, the largest single cost of an append.
 pub(crate) fn for_each_word(text: &[u8], mut f: impl FnMut(u64)) {
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if b == b'\\' {
+            // A JSON escape: the backslash and its letter separate words.
+            i += 2;
+        } else if WORD[b as usize] {
+            let start = i;
+            while i < text.len() && WORD[text[i] as usize] {
+                i += 1;
+            }
+            if !(text.get(i) == Some(&b'"') && text.get(i + 1) == Some(&b':')) {
+                f(hash_word(&text[start..i]));
+            }
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// The word hashes of filters built by store format 2: FNV-1a over the lowered bytes.
+pub(crate) fn for_each_word_legacy(text: &[u8], mut f: impl FnMut(u64)) {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut in_word = false;
     let mut i = 0;
@@ -92,19 +161,42 @@ pub(crate) fn for_each_word(text: &[u8], mut f: impl FnMut(u64)) {
     }
 }
 
-/// The distinct word hashes of `text` (a search), in order of first occurrence.
-pub(crate) fn query_words(text: &str) -> Vec<u64> {
-    let mut out = Vec::new();
-    for_each_word(text.as_bytes(), |h| {
-        if !out.contains(&h) {
-            out.push(h);
-        }
-    });
-    out
+/// The words of a search, hashed both ways.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Words {
+    /// Distinct fast hashes, in order of first occurrence.
+    fast: Vec<u64>,
+    /// Distinct FNV-1a hashes, for the filters of format 2 blocks.
+    legacy: Vec<u64>,
+}
+
+impl Words {
+    /// Whether the search has no word.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.fast.is_empty()
+    }
+}
+
+/// The distinct words of `text` (a search).
+pub(crate) fn query_words(text: &str) -> Words {
+    let distinct = |each: fn(&[u8], &mut dyn FnMut(u64))| {
+        let mut out: Vec<u64> = Vec::new();
+        each(text.as_bytes(), &mut |h| {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        });
+        out
+    };
+    Words {
+        fast: distinct(|t, f| for_each_word(t, f)),
+        legacy: distinct(|t, f| for_each_word_legacy(t, f)),
+    }
 }
 
 /// Whether `record` holds every word of `words`.
-pub(crate) fn record_has_all(record: &str, words: &[u64]) -> bool {
+pub(crate) fn record_has_all(record: &str, words: &Words) -> bool {
+    let words = words.fast.as_slice();
     if words.len() == 1 {
         let mut found = false;
         for_each_word(record.as_bytes(), |h| found |= h == words[0]);
@@ -139,7 +231,7 @@ pub(crate) fn build_filter<'a>(records: impl Iterator<Item = &'a str>) -> Vec<u8
     let bits = (words.len() * BITS_PER_WORD).next_power_of_two().max(1024);
     let log2 = bits.trailing_zeros();
     let mut out = vec![0u8; 1 + bits / 8];
-    out[0] = log2 as u8;
+    out[0] = log2 as u8 | FAST;
     let mask = (bits - 1) as u64;
     for h in words {
         for (i, bit) in probes(h, mask).enumerate() {
@@ -159,9 +251,14 @@ fn probes(h: u64, mask: u64) -> impl Iterator<Item = u64> {
 }
 
 /// Whether a block's filter may hold every word of `words`.
-pub(crate) fn filter_may_hold(filter: &[u8], words: &[u64]) -> bool {
-    let Some((&log2, bits)) = filter.split_first() else {
+pub(crate) fn filter_may_hold(filter: &[u8], words: &Words) -> bool {
+    let Some((&first, bits)) = filter.split_first() else {
         return true;
+    };
+    let (log2, words) = if first & FAST == 0 {
+        (first, words.legacy.as_slice())
+    } else {
+        (first & !FAST, words.fast.as_slice())
     };
     let Some(size) = 1u64.checked_shl(u32::from(log2)) else {
         return true;
@@ -191,6 +288,83 @@ mod tests {
         assert!(record_has_all(r#"{"a":"x\nalice"}"#, &query_words("alice")));
         assert!(!record_has_all(r#"{"a":"xalice"}"#, &query_words("alice")));
         assert!(query_words(" :: ").is_empty());
+    }
+
+    #[test]
+    fn lower8_lowers_ascii_capitals_only() {
+        for b in 0..=255u8 {
+            for lane in 0..8 {
+                let x = u64::from(b) << (8 * lane) | 0x4141_4141_4141_4141 & !(0xff << (8 * lane));
+                let lowered = lower8(x).to_le_bytes();
+                assert_eq!(
+                    lowered[lane],
+                    b.to_ascii_lowercase(),
+                    "byte {b:#x} lane {lane}"
+                );
+                for (other, byte) in lowered.iter().enumerate() {
+                    if other != lane {
+                        assert_eq!(*byte, b'a');
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_hash_skips_keys_and_ignores_ascii_case_only() {
+        let text = br#"{"userName":"Alice_01@Example.com","k":"a\nb","ip":"203.0.113.7","arn":"arn:aws:iam::1:user/x","long":"abcdefghijklmnopqrstuvwxyz"}"#;
+        let (mut fast, mut legacy) = (0, 0);
+        for_each_word(text, |_| fast += 1);
+        for_each_word_legacy(text, |_| legacy += 1);
+        // The fast hash leaves out the five keys, which the legacy one counted.
+        assert_eq!(fast + 5, legacy);
+        assert!(!record_has_all(
+            r#"{"userName":"bob"}"#,
+            &query_words("username")
+        ));
+        assert!(record_has_all(r#"{"userName":"bob"}"#, &query_words("BOB")));
+        assert!(record_has_all(
+            r#"{"k":"userName"}"#,
+            &query_words("username")
+        ));
+        let hash = |w: &str| {
+            let mut out = Vec::new();
+            for_each_word(w.as_bytes(), |h| out.push(h));
+            out
+        };
+        assert_eq!(hash("ABCDEFGHIJKLMNOPQ"), hash("abcdefghijklmnopq"));
+        assert_ne!(hash("abcdefgh"), hash("abcdefgh0"));
+        assert_ne!(hash("ab"), hash("ba"));
+        // É (C3 89) and é (C3 A9) differ only in the bit that ASCII case flips.
+        assert_ne!(hash("caf\u{c9}"), hash("caf\u{e9}"));
+    }
+
+    #[test]
+    fn format_2_filters_are_read_with_the_legacy_hash() {
+        let records = [r#"{"eventID":"legacy-1","sourceIPAddress":"198.51.100.9"}"#];
+        // A filter as format 2 built it: FNV-1a words, no flag.
+        let mut words = HashSet64::default();
+        for_each_word_legacy(records[0].as_bytes(), |h| {
+            words.insert(h);
+        });
+        let bits: usize = 1024;
+        let mut legacy = vec![0u8; 1 + bits / 8];
+        legacy[0] = bits.trailing_zeros() as u8;
+        for h in words {
+            for bit in probes(h, (bits - 1) as u64) {
+                legacy[1 + (bit >> 3) as usize] |= 1 << (bit & 7);
+            }
+        }
+        let fast = build_filter(records.iter().copied());
+        assert_ne!(fast[0] & FAST, 0);
+        for filter in [&legacy, &fast] {
+            assert!(filter_may_hold(
+                filter,
+                &query_words("LEGACY-1 198.51.100.9")
+            ));
+            assert!(!filter_may_hold(filter, &query_words("legacy-2")));
+        }
+        assert!(record_has_all(records[0], &query_words("legacy-1")));
     }
 
     #[test]

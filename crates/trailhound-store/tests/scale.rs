@@ -35,12 +35,40 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> (T, Duration) {
 
 const BATCH: usize = 65_536;
 
+/// CPU seconds used by this process so far (user + system, from `/proc/self/stat`; 0 where
+/// there is none). Taken around appends it includes the decoding threads' read-ahead, which
+/// stops after a few thousand events.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses): utime and stime are the
+    // 12th and 13th, in clock ticks (100 per second on Linux).
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Time and CPU spent appending.
+#[derive(Default)]
+struct Appending {
+    wall: Duration,
+    cpu: f64,
+}
+
 /// Appends `events`, adding the time spent and the raw bytes.
-fn append(store: &mut Store, events: &mut Vec<Event>, appending: &mut Duration, raw: &mut u64) {
+fn append(store: &mut Store, events: &mut Vec<Event>, appending: &mut Appending, raw: &mut u64) {
     *raw += events.iter().map(|e| e.raw().len() as u64).sum::<u64>();
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     store.append_events(events).unwrap();
-    *appending += t.elapsed();
+    appending.wall += t.elapsed();
+    appending.cpu += cpu_seconds() - cpu;
     events.clear();
 }
 
@@ -56,7 +84,7 @@ fn scale() {
         .unwrap_or_else(|_| std::env::temp_dir().join("trailhound-scale"));
     let _ = std::fs::remove_dir_all(&dir);
     let mut store = Store::open(&dir).unwrap();
-    let (mut raw_bytes, mut appending) = (0u64, Duration::ZERO);
+    let (mut raw_bytes, mut appending) = (0u64, Appending::default());
     let mut buffer: Vec<Event> = Vec::with_capacity(BATCH);
     let synthetic = std::env::var("TRAILHOUND_SCALE_INPUT").is_err();
     if let Ok(input) = std::env::var("TRAILHOUND_SCALE_INPUT") {
@@ -88,9 +116,11 @@ fn scale() {
     let disk = store.disk_bytes();
     println!("events: {total}");
     println!(
-        "append: {:.0} events/s ({:.1} s in append_events)",
-        total as f64 / appending.as_secs_f64(),
-        appending.as_secs_f64()
+        "append: {:.0} events/s ({:.1} s in append_events, {:.1} CPU-s: {:.2} µs per event)",
+        total as f64 / appending.wall.as_secs_f64(),
+        appending.wall.as_secs_f64(),
+        appending.cpu,
+        appending.cpu * 1e6 / total as f64
     );
     println!(
         "raw JSON: {:.1} MB, store on disk: {:.1} MB, ratio {:.1}%",

@@ -5,7 +5,7 @@
 # the organisation's decoys, allow-policies learned from the tree, threat-intel lists, anomaly
 # detection with GeoIP/ASN enrichment, and the SigmaHQ AWS rules when ../shared/corpus/sigma
 # exists), on every core and held to one core (taskset), reporting events/s, MB/s (compressed
-# and uncompressed) and peak RSS of each.
+# and uncompressed) and peak RSS of each; then the same hunt writing the event store (--store).
 #
 #   bench/e2e.sh [WORK_DIR]          EVENTS=1000000 bench/e2e.sh  (a smaller validation run)
 #   REUSE_TREE=1 bench/e2e.sh DIR    time again over the tree an earlier run left in DIR
@@ -131,3 +131,8 @@ if command -v taskset >/dev/null; then
   measure hunt1 taskset -c 0 "$bin" hunt "$tree/AWSLogs" --config "$work/trailhound.toml" "${rules[@]}" --format jsonl --quiet
   cmp -s "$work/hunt.out" "$work/hunt1.out" && echo "hunt1: same alerts as on every core"
 fi
+# The same hunt writing the event store (--store), from an empty store.
+rm -rf "$work/store"
+measure store "$bin" hunt "$tree/AWSLogs" --config "$work/trailhound.toml" "${rules[@]}" --format jsonl --quiet --store "$work/store"
+cmp -s "$work/hunt.out" "$work/store.out" && echo "store: same alerts as without the store"
+echo "store: $(du -sm "$work/store" | cut -f1) MB on disk"

@@ -461,6 +461,7 @@ pub struct Store {
     read_only: bool,
     dict: Arc<RwLock<dict::Dict>>,
     reader: Arc<Mutex<codec::RawReader>>,
+    scratch: ScratchPool,
 }
 
 impl std::fmt::Debug for Store {
@@ -572,12 +573,54 @@ struct BlockOut {
     raw_bytes: i64,
 }
 
-fn build_block(records: &[&str], level: i32) -> Result<BlockOut> {
-    Ok(BlockOut {
-        data: codec::encode_block(records, level)?,
-        filter: terms::build_filter(records.iter().copied()),
-        raw_bytes: records.iter().map(|r| r.len() as i64).sum(),
-    })
+/// What a thread needs to build blocks, kept from one block (and append) to the next.
+struct BlockScratch {
+    encoder: codec::BlockEncoder,
+    filter: terms::FilterBuilder,
+}
+
+impl BlockScratch {
+    fn build(&mut self, records: &[&str]) -> Result<BlockOut> {
+        Ok(BlockOut {
+            data: self.encoder.encode(records)?,
+            filter: self.filter.build(records.iter().copied()),
+            raw_bytes: records.iter().map(|r| r.len() as i64).sum(),
+        })
+    }
+}
+
+/// The scratch spaces of a store not in use by a thread.
+#[derive(Default)]
+struct ScratchPool(Mutex<Vec<BlockScratch>>);
+
+impl ScratchPool {
+    fn take(&self, level: i32) -> Result<BlockScratch> {
+        let kept = self.0.lock().map_err(|_| Error::Poisoned)?.pop();
+        match kept {
+            Some(scratch) => Ok(scratch),
+            None => Ok(BlockScratch {
+                encoder: codec::BlockEncoder::new(level)?,
+                filter: terms::FilterBuilder::default(),
+            }),
+        }
+    }
+
+    fn give(&self, scratch: BlockScratch) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.push(scratch);
+        }
+    }
+
+    /// Builds `plans`' blocks on this thread.
+    fn build_here(&self, raws: &[&str], plans: &[BlockPlan], level: i32) -> Result<Vec<BlockOut>> {
+        let mut scratch = self.take(level)?;
+        let blocks = plans
+            .iter()
+            .map(|p| scratch.build(&raws[p.start..p.end]))
+            .collect();
+        self.give(scratch);
+        blocks
+    }
 }
 
 /// Blocks to compress and index, each taken by whichever thread is free: a helper thread
@@ -587,16 +630,23 @@ struct BlockJobs<'a> {
     raws: &'a [&'a str],
     plans: &'a [BlockPlan],
     level: i32,
+    pool: &'a ScratchPool,
     next: AtomicUsize,
     done: Mutex<Vec<(usize, BlockOut)>>,
 }
 
 impl<'a> BlockJobs<'a> {
-    fn new(raws: &'a [&'a str], plans: &'a [BlockPlan], level: i32) -> BlockJobs<'a> {
+    fn new(
+        raws: &'a [&'a str],
+        plans: &'a [BlockPlan],
+        level: i32,
+        pool: &'a ScratchPool,
+    ) -> BlockJobs<'a> {
         BlockJobs {
             raws,
             plans,
             level,
+            pool,
             next: AtomicUsize::new(0),
             done: Mutex::new(Vec::with_capacity(plans.len())),
         }
@@ -604,12 +654,14 @@ impl<'a> BlockJobs<'a> {
 
     /// Builds blocks until none is left (or [`BlockJobs::cancel`]).
     fn work(&self) -> Result<()> {
+        let mut scratch = self.pool.take(self.level)?;
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(plan) = self.plans.get(i) else {
+                self.pool.give(scratch);
                 return Ok(());
             };
-            let block = build_block(&self.raws[plan.start..plan.end], self.level)?;
+            let block = scratch.build(&self.raws[plan.start..plan.end])?;
             self.done
                 .lock()
                 .map_err(|_| Error::Poisoned)?
@@ -639,8 +691,9 @@ fn build_blocks(
     plans: &[BlockPlan],
     level: i32,
     workers: usize,
+    pool: &ScratchPool,
 ) -> Result<Vec<BlockOut>> {
-    let jobs = BlockJobs::new(raws, plans, level);
+    let jobs = BlockJobs::new(raws, plans, level, pool);
     std::thread::scope(|s| {
         let helpers: Vec<_> = (1..workers).map(|_| s.spawn(|| jobs.work())).collect();
         let mine = jobs.work();
@@ -711,6 +764,7 @@ impl Store {
             read_only: false,
             dict,
             reader,
+            scratch: ScratchPool::default(),
         })
     }
 
@@ -752,6 +806,7 @@ impl Store {
             read_only: true,
             dict,
             reader,
+            scratch: ScratchPool::default(),
         })
     }
 
@@ -856,7 +911,8 @@ impl Store {
         let candidates: Vec<&str> = order.iter().map(|(_, i)| events[*i].raw()).collect();
         let candidate_plans = plan_blocks(order.iter().map(|(day, _)| *day));
         let level = options.zstd_level;
-        let jobs = BlockJobs::new(&candidates, &candidate_plans, level);
+        let pool = &self.scratch;
+        let jobs = BlockJobs::new(&candidates, &candidate_plans, level, pool);
         let (fresh, replanned) = std::thread::scope(|s| -> Result<_> {
             let helpers: Vec<_> = if candidates.len() >= 1024 {
                 (0..helpers_for(&candidate_plans))
@@ -887,12 +943,9 @@ impl Store {
             let raws: Vec<&str> = fresh.iter().map(|(_, e, _)| e.raw()).collect();
             let plans = plan_blocks(fresh.iter().map(|(day, _, _)| *day));
             let blocks = if raws.len() >= 1024 {
-                build_blocks(&raws, &plans, level, helpers_for(&plans) + 1)?
+                build_blocks(&raws, &plans, level, helpers_for(&plans) + 1, pool)?
             } else {
-                plans
-                    .iter()
-                    .map(|p| build_block(&raws[p.start..p.end], level))
-                    .collect::<Result<_>>()?
+                pool.build_here(&raws, &plans, level)?
             };
             Ok((fresh, Some((plans, blocks))))
         })?;

@@ -212,28 +212,49 @@ pub(crate) fn record_has_all(record: &str, words: &Words) -> bool {
 }
 
 /// The filter of a block's records: `[log2(bits)]` then the bit array.
+#[cfg(test)]
 pub(crate) fn build_filter<'a>(records: impl Iterator<Item = &'a str>) -> Vec<u8> {
-    // CloudTrail records repeat most of their words (keys, ARNs, agents, regions): a small
-    // direct-mapped table of recent words skips the set for them, which halved the filter's
-    // cost per block.
-    const RECENT: usize = 4096;
-    let mut recent = vec![0u64; RECENT];
-    let mut words = HashSet64::default();
-    for record in records {
-        for_each_word(record.as_bytes(), |h| {
-            let slot = &mut recent[(h >> 52) as usize];
-            if *slot != h || h == 0 {
-                *slot = h;
-                words.insert(h);
-            }
-        });
+    FilterBuilder::default().build(records)
+}
+
+/// Builds block filters with its tables kept from one block to the next.
+#[derive(Default)]
+pub(crate) struct FilterBuilder {
+    /// Recent words, direct-mapped: CloudTrail records repeat most of their words (ARNs,
+    /// agents, regions), and the table skips the set for them.
+    recent: Vec<u64>,
+    words: HashSet64,
+}
+
+impl FilterBuilder {
+    /// The filter of a block's records: `[log2(bits) | FAST]` then the bit array.
+    pub(crate) fn build<'a>(&mut self, records: impl Iterator<Item = &'a str>) -> Vec<u8> {
+        const RECENT: usize = 4096;
+        self.recent.clear();
+        self.recent.resize(RECENT, 0);
+        self.words.clear();
+        let (recent, words) = (&mut self.recent, &mut self.words);
+        for record in records {
+            for_each_word(record.as_bytes(), |h| {
+                let slot = &mut recent[(h >> 52) as usize];
+                if *slot != h || h == 0 {
+                    *slot = h;
+                    words.insert(h);
+                }
+            });
+        }
+        filter_of(words)
     }
+}
+
+/// The Bloom filter of a set of word hashes.
+fn filter_of(words: &HashSet64) -> Vec<u8> {
     let bits = (words.len() * BITS_PER_WORD).next_power_of_two().max(1024);
     let log2 = bits.trailing_zeros();
     let mut out = vec![0u8; 1 + bits / 8];
     out[0] = log2 as u8 | FAST;
     let mask = (bits - 1) as u64;
-    for h in words {
+    for &h in words {
         for (i, bit) in probes(h, mask).enumerate() {
             if i as u32 >= PROBES {
                 break;

@@ -502,24 +502,20 @@ fn backfill_event_hours(conn: &Connection) -> Result<()> {
 
 /// Upgrades a format 2 store: its idempotence keys had no event time.
 fn upgrade_from_2(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
+    // The old keys move aside, the schema creates the new table, the keys come back with the
+    // time of their rows.
+    conn.execute_batch(&format!(
         "BEGIN IMMEDIATE;
          DROP VIEW IF EXISTS ev;
          DROP VIEW IF EXISTS events;
-         CREATE TABLE ids_3 (
-             t INTEGER NOT NULL,
-             uid INTEGER NOT NULL,
-             account INTEGER NOT NULL,
-             row INTEGER NOT NULL,
-             PRIMARY KEY (t, uid, account)
-         ) WITHOUT ROWID;
-         INSERT INTO ids_3 (t, uid, account, row)
-             SELECT r.t, i.uid, i.account, i.row FROM ids i JOIN event_rows r ON r.id = i.row;
-         DROP TABLE ids;
-         ALTER TABLE ids_3 RENAME TO ids;
+         ALTER TABLE ids RENAME TO ids_2;
+         {SCHEMA}
+         INSERT INTO ids (t, uid, account, row)
+             SELECT r.t, i.uid, i.account, i.row FROM ids_2 i JOIN event_rows r ON r.id = i.row;
+         DROP TABLE ids_2;
          PRAGMA user_version = 3;
-         COMMIT;",
-    )
+         COMMIT;"
+    ))
     .map_err(sql("upgrading the store from format 2"))?;
     tracing::info!("store upgraded from format 2 to 3");
     Ok(())

@@ -462,6 +462,60 @@ pub struct Store {
     dict: Arc<RwLock<dict::Dict>>,
     reader: Arc<Mutex<codec::RawReader>>,
     scratch: ScratchPool,
+    /// Writable stores: the thread that checkpoints the WAL after each append.
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Copies committed WAL frames into the database on a thread and connection of its own
+/// (`PRAGMA wal_checkpoint(PASSIVE)`, woken after every append), instead of SQLite's automatic
+/// checkpoint, which runs inside the committing append: about 7% of the append rate, spent
+/// while the block-building helper thread had nothing to do.
+struct Checkpointer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(db: &Path) -> Result<Checkpointer> {
+        let conn = Connection::open(db).map_err(sql("opening the checkpointer"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql("setting busy timeout"))?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                for () in woken {
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|source| Error::Io {
+                context: "starting the checkpointer",
+                path: db.to_path_buf(),
+                source,
+            })?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for a checkpoint; one already asked for and not started covers this one.
+    fn wake(&self) {
+        if let Some(wake) = &self.wake {
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -734,7 +788,8 @@ impl Store {
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -131072;",
+             PRAGMA cache_size = -131072;
+             PRAGMA wal_autocheckpoint = 0;",
         )
         .map_err(sql("setting pragmas"))?;
         let found = format_of(&conn)?;
@@ -761,6 +816,7 @@ impl Store {
             dict,
             reader,
             scratch: ScratchPool::default(),
+            checkpointer: Some(Checkpointer::start(&path)?),
         })
     }
 
@@ -803,6 +859,7 @@ impl Store {
             dict,
             reader,
             scratch: ScratchPool::default(),
+            checkpointer: None,
         })
     }
 
@@ -994,6 +1051,9 @@ impl Store {
         .map_err(sql("advancing the row id"))?;
         summary.stored = fresh.len() as u64;
         tx.commit().map_err(sql("committing an append"))?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.wake();
+        }
         *committed = dict.len();
         tracing::debug!(
             stored = summary.stored,
@@ -1086,6 +1146,9 @@ impl Store {
             }
         }
         tx.commit().map_err(sql("committing alerts"))?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.wake();
+        }
         Ok(n)
     }
 
@@ -1318,14 +1381,24 @@ impl Store {
             .sum()
     }
 
-    /// Writes the write-ahead log back into the main file.
+    /// Writes the write-ahead log back into the main file and empties it, waiting (up to ten
+    /// seconds) for a checkpoint already running on the checkpointer's connection.
     ///
     /// # Errors
     /// On SQLite failures.
     pub fn checkpoint(&self) -> Result<()> {
-        self.conn
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-            .map_err(sql("checkpointing"))
+        let started = std::time::Instant::now();
+        loop {
+            // (busy, frames in the log, frames checkpointed)
+            let busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .map_err(sql("checkpointing"))?;
+            if busy == 0 || started.elapsed() > std::time::Duration::from_secs(10) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     /// Runs one read-only SQL statement over `events`, `alerts` and the other tables.

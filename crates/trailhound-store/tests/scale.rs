@@ -89,7 +89,14 @@ fn scale() {
     let synthetic = std::env::var("TRAILHOUND_SCALE_INPUT").is_err();
     if let Ok(input) = std::env::var("TRAILHOUND_SCALE_INPUT") {
         let inputs = trailhound_ingest::discover(&[input]).unwrap();
-        let options = trailhound_ingest::IngestOptions::default();
+        // Decoding is not timed: keep its read-ahead to two objects, so that the decoding
+        // threads do not run (and take CPU) while an append is timed. With the default
+        // read-ahead (16 objects per thread, about 8,000 events of these files) the decoders
+        // kept working through every append.
+        let options = trailhound_ingest::IngestOptions {
+            in_flight: 2,
+            ..trailhound_ingest::IngestOptions::default()
+        };
         trailhound_ingest::ingest(&inputs, &options, &mut |batch, _| {
             buffer.extend(batch.events);
             if buffer.len() >= BATCH {

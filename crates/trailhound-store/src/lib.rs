@@ -660,17 +660,6 @@ impl ScratchPool {
             kept.push(scratch);
         }
     }
-
-    /// Builds `plans`' blocks on this thread.
-    fn build_here(&self, raws: &[&str], plans: &[BlockPlan], level: i32) -> Result<Vec<BlockOut>> {
-        let mut scratch = self.take(level)?;
-        let blocks = plans
-            .iter()
-            .map(|p| scratch.build(&raws[p.start..p.end]))
-            .collect();
-        self.give(scratch);
-        blocks
-    }
 }
 
 /// Blocks to compress and index, each taken by whichever thread is free: a helper thread
@@ -735,7 +724,8 @@ impl<'a> BlockJobs<'a> {
     }
 }
 
-/// Compresses and indexes blocks on `workers` threads (this one included).
+/// Compresses and indexes blocks on `workers` threads (this one included; with one, no
+/// thread is started).
 fn build_blocks(
     raws: &[&str],
     plans: &[BlockPlan],
@@ -995,11 +985,12 @@ impl Store {
             }
             let raws: Vec<&str> = fresh.iter().map(|(_, e, _)| e.raw()).collect();
             let plans = plan_blocks(fresh.iter().map(|(day, _, _)| *day));
-            let blocks = if raws.len() >= 1024 {
-                build_blocks(&raws, &plans, level, helpers_for(&plans) + 1, pool)?
+            let workers = if raws.len() >= 1024 {
+                helpers_for(&plans) + 1
             } else {
-                pool.build_here(&raws, &plans, level)?
+                1
             };
+            let blocks = build_blocks(&raws, &plans, level, workers, pool)?;
             Ok((fresh, Some((plans, blocks))))
         })?;
         let (plans, blocks) = match replanned {

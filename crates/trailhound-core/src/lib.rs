@@ -24,6 +24,7 @@ mod error;
 mod event;
 pub mod field;
 mod hash;
+pub mod rawjson;
 mod time;
 
 pub use alert::{Alert, AlertEvent, Entity, MAX_ALERT_EVENTS, RuleKind, RuleRef, Severity};

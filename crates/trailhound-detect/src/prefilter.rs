@@ -36,6 +36,28 @@ pub(crate) fn may_contain(raw: &str, literal: &str) -> bool {
     raw.contains(literal) || may_hide_literals(raw)
 }
 
+/// [`plain`] literals of which a matching record contains at least one, searched with
+/// precompiled vectorised finders (std's `str::contains` builds its searcher on every call).
+pub(crate) struct AnyLiteral(Vec<memchr::memmem::Finder<'static>>);
+
+impl AnyLiteral {
+    /// The prefilter of `literals`.
+    pub(crate) fn new<S: AsRef<str>>(literals: &[S]) -> Self {
+        AnyLiteral(
+            literals
+                .iter()
+                .map(|l| memchr::memmem::Finder::new(l.as_ref().as_bytes()).into_owned())
+                .collect(),
+        )
+    }
+
+    /// True when `raw` may be a record containing one of the literals: it contains one, or
+    /// escapes could hide one.
+    pub(crate) fn may_match(&self, raw: &str) -> bool {
+        self.0.iter().any(|f| f.find(raw.as_bytes()).is_some()) || may_hide_literals(raw)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +94,10 @@ mod tests {
             "customer-pii"
         ));
         assert!(!may_contain(r#"{"tableName":"orders"}"#, "customer-pii"));
+        let any = AnyLiteral::new(&["AccessDenied", "Unauthorized"]);
+        assert!(any.may_match(r#"{"errorCode":"AccessDenied"}"#));
+        assert!(any.may_match(r#"{"errorCode":"\u0041ccessDenied"}"#));
+        assert!(!any.may_match(r#"{"errorCode":"ThrottlingException"}"#));
         assert!(may_contain(
             r#"{"tableName":"customer\u002dpii-export"}"#,
             "customer-pii"

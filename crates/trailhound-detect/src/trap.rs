@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trailhound_core::{Alert, Event, IdentityType, RuleKind, RuleRef, Severity};
+use trailhound_core::{Alert, Event, IdentityType, RuleKind, RuleRef, Severity, rawjson};
 
 use crate::glob::Glob;
 use crate::{Detector, Error, Interest, Result, RuleDoc};
@@ -233,16 +233,20 @@ impl TrapDetector {
 
     fn canary_hit(trap: &Trap, event: &Event) -> Option<String> {
         let id = event.user_identity();
-        // Only calls that can name another identity need the record's JSON tree; every other
-        // event is judged on the typed identity fields.
+        // Only calls that can name another identity read their request parameters (from the
+        // record's text); every other event is judged on the typed identity fields.
         let names_identity = matches!(
             event.event_name(),
             "AssumeRole" | "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity" | "GetAccessKeyInfo"
         );
         let params = names_identity
-            .then(|| event.json().get("requestParameters"))
+            .then(|| rawjson::member(event.raw().trim_start(), "requestParameters"))
             .flatten();
-        let param = |name: &str| params.and_then(|p| p.get(name)).and_then(Value::as_str);
+        let param = |name: &str| {
+            params
+                .and_then(|p| rawjson::member(p, name))
+                .and_then(rawjson::string)
+        };
         match trap.config.kind {
             TrapKind::IamUser => {
                 let by_name = matches!(id.kind, IdentityType::IAMUser)
@@ -278,7 +282,7 @@ impl TrapDetector {
                     return Some("the caller is a session of the canary role".to_owned());
                 }
                 if let Some(target) = param("roleArn")
-                    && (trap.glob.is_match(target)
+                    && (trap.glob.is_match(&target)
                         || target
                             .rsplit('/')
                             .next()

@@ -1,10 +1,10 @@
-//! Reading a Sigma field from a CloudTrail event: typed hot fields first, the lazily parsed
-//! JSON record for everything else, with fan-out over arrays.
+//! Reading a Sigma field from a CloudTrail event: typed hot fields first, the record's JSON
+//! text (walked in place, no tree built) for everything else, with fan-out over arrays.
 
 use std::borrow::Cow;
 
 use smallvec::SmallVec;
-use trailhound_core::Event;
+use trailhound_core::{Event, rawjson};
 
 /// A hot field, read from [`Event`]'s typed accessors without parsing the record's JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,8 @@ impl FieldPath {
         }
     }
 
-    /// Whether reading this field needs the parsed JSON record.
+    /// Whether reading this field needs more than the typed hot fields (a walk of the
+    /// record's text).
     #[must_use]
     pub fn needs_json(&self) -> bool {
         matches!(self, FieldPath::Json(_))
@@ -156,7 +157,7 @@ impl FieldPath {
                 }
             }
             FieldPath::Raw => out.push(Cow::Borrowed(event.raw())),
-            FieldPath::Json(parts) => walk(event.json(), parts, out),
+            FieldPath::Json(parts) => walk(event.raw().trim_start(), parts, out),
         }
     }
 
@@ -172,38 +173,49 @@ impl FieldPath {
 /// Field values of one event.
 pub type Values<'e> = SmallVec<[Cow<'e, str>; 2]>;
 
-fn walk<'e>(node: &'e serde_json::Value, parts: &[String], out: &mut Values<'e>) {
-    use serde_json::Value;
-    match (node, parts.split_first()) {
-        (Value::Array(items), _) => {
-            for item in items {
+/// Walks the record's text (no JSON tree is built: see [`rawjson`]).
+fn walk<'e>(node: &'e str, parts: &[String], out: &mut Values<'e>) {
+    let first = node.as_bytes().first().copied();
+    match (first, parts.split_first()) {
+        (Some(b'['), _) => {
+            for item in rawjson::elements(node) {
                 walk(item, parts, out);
             }
         }
-        (Value::Object(map), Some((head, rest))) => {
-            if let Some(child) = map.get(head.as_str()) {
+        (Some(b'{'), Some((head, rest))) => {
+            if let Some(child) = rawjson::member(node, head) {
                 walk(child, rest, out);
             }
         }
-        (_, Some(_)) | (Value::Null, None) => {}
-        (Value::String(s), None) => out.push(Cow::Borrowed(s)),
-        (Value::Bool(b), None) => out.push(Cow::Borrowed(if *b { "true" } else { "false" })),
-        (Value::Number(n), None) => out.push(Cow::Owned(n.to_string())),
-        (Value::Object(_), None) => {
-            out.push(Cow::Owned(serde_json::to_string(node).unwrap_or_default()));
-            strings_inside(node, out);
+        (_, Some(_)) | (Some(b'n') | None, None) => {}
+        (Some(b'"'), None) => out.extend(rawjson::string(node)),
+        (Some(b't'), None) => out.push(Cow::Borrowed("true")),
+        (Some(b'f'), None) => out.push(Cow::Borrowed("false")),
+        (Some(b'{'), None) => {
+            // An object as a whole (rare: `requestParameters|contains`): as compact JSON,
+            // then every string inside it.
+            if let Ok(tree) = serde_json::from_str::<serde_json::Value>(node) {
+                out.push(Cow::Owned(tree.to_string()));
+                strings_inside(&tree, out);
+            }
+        }
+        (Some(_), None) => {
+            // A number, written as serde_json writes it.
+            if let Ok(number) = serde_json::from_str::<serde_json::Number>(node) {
+                out.push(Cow::Owned(number.to_string()));
+            }
         }
     }
 }
 
 /// Every string inside an object (so `requestParameters|contains: X` also finds `X` in a
 /// string that holds escaped JSON, such as an IAM policy document).
-fn strings_inside<'e>(node: &'e serde_json::Value, out: &mut Values<'e>) {
+fn strings_inside(node: &serde_json::Value, out: &mut Values<'_>) {
     use serde_json::Value;
     match node {
         Value::Object(map) => map.values().for_each(|v| strings_inside(v, out)),
         Value::Array(items) => items.iter().for_each(|v| strings_inside(v, out)),
-        Value::String(s) => out.push(Cow::Borrowed(s)),
+        Value::String(s) => out.push(Cow::Owned(s.clone())),
         _ => {}
     }
 }

@@ -15,7 +15,9 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use trailhound_core::rawjson;
 
 /// The longest filter pattern accepted, in characters: the CloudWatch Logs limit for
 /// `PutMetricFilter`'s `filterPattern`.
@@ -213,27 +215,27 @@ impl FilterPattern {
         }
     }
 
-    /// True when the record matches. `raw` is the record text (for term patterns), `json` its
-    /// tree (for JSON patterns).
+    /// True when the record, given as its JSON text, matches. Fields are read from the text
+    /// in place ([`rawjson`]), without building the record's tree.
     #[must_use]
-    pub fn matches(&self, raw: &str, json: &Value) -> bool {
+    pub fn matches(&self, record: &str) -> bool {
         match self {
             Self::All => true,
-            Self::Json(expr) => eval(expr, json),
+            Self::Json(expr) => eval(expr, record.trim_start()),
             Self::Terms {
                 required,
                 excluded,
                 any,
             } => {
-                required.iter().all(|t| raw.contains(t.as_str()))
-                    && !excluded.iter().any(|t| raw.contains(t.as_str()))
-                    && (any.is_empty() || any.iter().any(|t| raw.contains(t.as_str())))
+                required.iter().all(|t| record.contains(t.as_str()))
+                    && !excluded.iter().any(|t| record.contains(t.as_str()))
+                    && (any.is_empty() || any.iter().any(|t| record.contains(t.as_str())))
             }
         }
     }
 
     /// Text of which at least one must occur in the record's JSON text for the pattern to
-    /// match: a cheap pre-filter before the record's JSON tree is needed.
+    /// match: a cheap pre-filter before the record's fields are read.
     #[must_use]
     pub fn required_text(&self) -> Option<Vec<String>> {
         match self {
@@ -319,36 +321,57 @@ fn required_names(expr: &Expr) -> Option<Vec<String>> {
     }
 }
 
-fn resolve<'a>(json: &'a Value, path: &[Step]) -> Option<&'a Value> {
-    let mut node = json;
+/// The text of the value at `path` in the record's text.
+pub(super) fn resolve<'a>(record: &'a str, path: &[Step]) -> Option<&'a str> {
+    let mut node = record;
     for step in path {
         node = match step {
-            Step::Key(k) => node.get(k.as_str())?,
-            Step::Index(i) => node.get(*i)?,
+            Step::Key(k) => rawjson::member(node, k)?,
+            Step::Index(i) => rawjson::elements(node).nth(*i)?,
         };
     }
     Some(node)
 }
 
-fn eval(expr: &Expr, json: &Value) -> bool {
+/// A number's value as `serde_json::Value::as_f64` reads it.
+pub(super) fn number(text: &str) -> Option<f64> {
+    if matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9')) {
+        serde_json::from_str::<f64>(text).ok()
+    } else {
+        None
+    }
+}
+
+fn eval(expr: &Expr, record: &str) -> bool {
     match expr {
-        Expr::And(a, b) => eval(a, json) && eval(b, json),
-        Expr::Or(a, b) => eval(a, json) || eval(b, json),
+        Expr::And(a, b) => eval(a, record) && eval(b, record),
+        Expr::Or(a, b) => eval(a, record) || eval(b, record),
         Expr::Str {
             path,
             negated,
             test,
         } => {
-            let text = match resolve(json, path) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                Some(Value::Bool(b)) => b.to_string(),
+            let Some(value) = resolve(record, path) else {
+                return false;
+            };
+            let text = match value.as_bytes().first() {
+                Some(b'"') => match rawjson::string(value) {
+                    Some(text) => text,
+                    None => return false,
+                },
+                Some(b't' | b'f') => Cow::Borrowed(value),
+                Some(b'-' | b'0'..=b'9') => {
+                    match serde_json::from_str::<serde_json::Number>(value) {
+                        Ok(n) => Cow::Owned(n.to_string()),
+                        Err(_) => return false,
+                    }
+                }
                 _ => return false,
             };
             test.matches(&text) != *negated
         }
         Expr::Num { path, op, value } => {
-            let Some(n) = resolve(json, path).and_then(Value::as_f64) else {
+            let Some(n) = resolve(record, path).and_then(number) else {
                 return false;
             };
             match op {
@@ -360,9 +383,11 @@ fn eval(expr: &Expr, json: &Value) -> bool {
                 CmpOp::Ge => n >= *value,
             }
         }
-        Expr::IsNull(path) => matches!(resolve(json, path), Some(Value::Null)),
-        Expr::Exists(path, not) => resolve(json, path).is_none() == *not,
-        Expr::IsBool(path, want) => resolve(json, path).and_then(Value::as_bool) == Some(*want),
+        Expr::IsNull(path) => resolve(record, path) == Some("null"),
+        Expr::Exists(path, not) => resolve(record, path).is_none() == *not,
+        Expr::IsBool(path, want) => {
+            resolve(record, path) == Some(if *want { "true" } else { "false" })
+        }
     }
 }
 
@@ -781,9 +806,8 @@ mod tests {
     fn nesting_is_bounded_and_the_limits_still_parse() {
         let nested =
             |depth: usize| format!("{{ {}$.a = 1{} }}", "(".repeat(depth), ")".repeat(depth));
-        let record: Value = serde_json::json!({"a": 1});
         let deepest = FilterPattern::parse(&nested(MAX_PATTERN_DEPTH)).unwrap();
-        assert!(deepest.matches("{\"a\":1}", &record));
+        assert!(deepest.matches("{\"a\":1}"));
         let err = FilterPattern::parse(&nested(MAX_PATTERN_DEPTH + 1)).unwrap_err();
         assert!(err.message.contains("nested deeper than 32"), "{err}");
         assert_eq!(err.column, MAX_PATTERN_DEPTH + 3);
@@ -793,6 +817,6 @@ mod tests {
         let chain = format!("{{ {} }}", vec!["$.a = \"x\""; terms].join(" || "));
         assert!(chain.chars().count() <= MAX_PATTERN_CHARS);
         let pattern = FilterPattern::parse(&chain).unwrap();
-        assert!(!pattern.matches("{\"a\":1}", &record));
+        assert!(!pattern.matches("{\"a\":1}"));
     }
 }

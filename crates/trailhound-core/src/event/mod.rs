@@ -7,6 +7,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{Error, Result, SmallStr, Timestamp};
 
+mod scan;
+
 /// Where a record came from: a file path or `s3://bucket/key`, and the record's index in it.
 ///
 /// Shown in alerts as `source#index`.
@@ -258,8 +260,10 @@ impl Event {
                 missing: "a JSON object",
             });
         }
-        let view: RecordView<'_> =
-            serde_json::from_str(&raw).map_err(|source| Error::Json { source })?;
+        let view = match scan::record(&raw) {
+            Some((view, len)) if raw.get(len..).is_some_and(|r| r.trim_start().is_empty()) => view,
+            _ => serde_json::from_str(&raw).map_err(|source| Error::Json { source })?,
+        };
         let inner = build_inner(view, origin)?;
         Ok(Event::with_raw(inner, raw))
     }
@@ -283,17 +287,22 @@ impl Event {
                 missing: "a JSON object",
             });
         }
-        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<RecordView<'_>>();
-        let view = match stream.next() {
-            Some(Ok(view)) => view,
-            Some(Err(source)) => return Err(Error::Json { source }),
+        let (view, len) = match scan::record(text) {
+            Some(read) => read,
             None => {
-                return Err(Error::NotARecord {
-                    missing: "a JSON object",
-                });
+                let mut stream =
+                    serde_json::Deserializer::from_str(text).into_iter::<RecordView<'_>>();
+                match stream.next() {
+                    Some(Ok(view)) => (view, stream.byte_offset()),
+                    Some(Err(source)) => return Err(Error::Json { source }),
+                    None => {
+                        return Err(Error::NotARecord {
+                            missing: "a JSON object",
+                        });
+                    }
+                }
             }
         };
-        let len = stream.byte_offset();
         let raw = text.get(..len).unwrap_or(text);
         let event = build_inner(view, origin).map(|inner| Event::with_raw(inner, raw.into()));
         Ok((len, event))
@@ -576,7 +585,7 @@ fn small(value: Option<Cow<'_, str>>) -> Option<SmallStr> {
 
 /// A bool that may also be written as a string ("true"/"false"): hostile or odd producers
 /// must not make a whole record unreadable. Any other type reads as false.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct LenientBool(bool);
 
 impl<'de> Deserialize<'de> for LenientBool {
@@ -667,7 +676,7 @@ fn lenient_str<'de, D: Deserializer<'de>>(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct RecordView<'a> {
     #[serde(borrow, default, deserialize_with = "lenient_str")]
@@ -716,7 +725,7 @@ struct RecordView<'a> {
     tls_details: Option<TlsView<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct TlsView<'a> {
     #[serde(borrow, default, deserialize_with = "lenient_str")]
@@ -727,7 +736,7 @@ struct TlsView<'a> {
     client_provided_host_header: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct UserIdentityView<'a> {
     #[serde(borrow, default, rename = "type", deserialize_with = "lenient_str")]
@@ -748,7 +757,7 @@ struct UserIdentityView<'a> {
     session_context: Option<SessionContextView<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct SessionContextView<'a> {
     #[serde(borrow, default)]
@@ -761,7 +770,7 @@ struct SessionContextView<'a> {
     source_identity: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct SessionIssuerView<'a> {
     #[serde(borrow, default, rename = "type", deserialize_with = "lenient_str")]
@@ -776,7 +785,7 @@ struct SessionIssuerView<'a> {
     user_name: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct SessionAttributesView<'a> {
     #[serde(borrow, default, deserialize_with = "lenient_str")]

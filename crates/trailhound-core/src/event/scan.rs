@@ -1,0 +1,638 @@
+//! A one-pass reader of a record's hot fields, written for speed.
+//!
+//! Why our own: reading the hot fields is, after inflating, the largest cost of a hunt, and
+//! most of a record is the `requestParameters`/`responseElements` that no hot field lives in.
+//! serde_json reads those values byte by byte through its generic `Visitor` machinery; this
+//! reader validates them with a scan that looks at eight bytes at a time for the bytes that
+//! matter in a string (`"`, `\`, control characters), and fills the record views directly.
+//!
+//! It is deliberately narrower than serde_json, never wider: whenever a record is anything but
+//! plain (a key written with escapes, a hot field given twice or holding a number, a surrogate
+//! escape, nesting beyond serde_json's limit, any syntax error), it gives up and the caller
+//! reads the record with serde_json, which decides and explains. A record this reader accepts
+//! is a record serde_json accepts, with the same field values: the differential tests below
+//! check exactly that.
+
+use std::borrow::Cow;
+
+use super::{
+    LenientBool, RecordView, SessionAttributesView, SessionContextView, SessionIssuerView, TlsView,
+    UserIdentityView,
+};
+
+/// serde_json's nesting limit: deeper records are left to it.
+const MAX_DEPTH: u32 = 127;
+
+/// Reads the record object at the start of `text` (which starts with `{`): its views and the
+/// number of bytes it spans. `None` when serde_json must read it instead.
+pub(super) fn record(text: &str) -> Option<(RecordView<'_>, usize)> {
+    let mut scan = Scan {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+        depth: 0,
+    };
+    let view = scan.record()?;
+    Some((view, scan.at))
+}
+
+struct Scan<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    depth: u32,
+}
+
+/// Eight copies of a byte.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+const LOW: u64 = splat(0x01);
+const HIGH: u64 = splat(0x80);
+
+/// A word with the high bit set in (at least) the first byte of `word` that is `"`, `\` or
+/// below 0x20, and in no byte before it. Later bytes may be flagged falsely (borrows), so
+/// only the lowest flag is used.
+#[inline]
+fn specials(word: u64) -> u64 {
+    let quote = word ^ splat(b'"');
+    let backslash = word ^ splat(b'\\');
+    let zero = |v: u64| v.wrapping_sub(LOW) & !v & HIGH;
+    zero(quote) | zero(backslash) | (word.wrapping_sub(splat(0x20)) & !word & HIGH)
+}
+
+fn hex(b: u8) -> Option<u32> {
+    char::from(b).to_digit(16)
+}
+
+impl<'a> Scan<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// The next non-space byte, not consumed.
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        self.ws();
+        self.peek()
+    }
+
+    #[inline]
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.next()? == b).then(|| self.at += 1)
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// The index of the closing quote of the string whose body starts at `self.at`, and
+    /// whether it holds escapes. Escapes and control characters are validated.
+    #[inline]
+    fn string_end(&self) -> Option<(usize, bool)> {
+        let bytes = self.bytes;
+        let mut i = self.at;
+        let mut escaped = false;
+        loop {
+            // Eight bytes at a time to the next byte that needs a look.
+            while let Some(chunk) = bytes.get(i..i + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let flags = specials(u64::from_le_bytes(word));
+                if flags != 0 {
+                    i += (flags.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            match *bytes.get(i)? {
+                b'"' => return Some((i, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    match *bytes.get(i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                        b'u' => {
+                            let code = self.hex4(i + 2)?;
+                            // Surrogates (pairs or lone) are left to serde_json.
+                            if (0xD800..0xE000).contains(&code) {
+                                return None;
+                            }
+                            i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                0..0x20 => return None,
+                _ => i += 1,
+            }
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let digits = self.bytes.get(at..at + 4)?;
+        digits
+            .iter()
+            .try_fold(0u32, |acc, &b| Some(acc * 16 + hex(b)?))
+    }
+
+    /// A string value (at its opening quote), borrowed unless it holds escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.at += 1;
+        let (end, escaped) = self.string_end()?;
+        let body = self.text.get(self.at..end)?;
+        self.at = end + 1;
+        if !escaped {
+            return Some(Cow::Borrowed(body));
+        }
+        Some(Cow::Owned(unescape(body)?))
+    }
+
+    /// Skips a string (at its opening quote).
+    #[inline]
+    fn skip_string(&mut self) -> Option<()> {
+        self.at += 1;
+        let (end, _) = self.string_end()?;
+        self.at = end + 1;
+        Some(())
+    }
+
+    /// An object key (at its opening quote), without escapes.
+    #[inline]
+    fn key(&mut self) -> Option<&'a [u8]> {
+        if self.next()? != b'"' {
+            return None;
+        }
+        self.at += 1;
+        let (end, escaped) = self.string_end()?;
+        if escaped {
+            return None;
+        }
+        let key = self.bytes.get(self.at..end)?;
+        self.at = end + 1;
+        self.eat(b':')?;
+        Some(key)
+    }
+
+    /// Reads an object (at `{`), calling `field` with each key; `field` reads the value.
+    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.enter()?;
+        self.at += 1;
+        if self.next()? == b'}' {
+            self.at += 1;
+        } else {
+            loop {
+                let key = self.key()?;
+                field(self, key)?;
+                match self.next()? {
+                    b',' => self.at += 1,
+                    b'}' => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn skip_array(&mut self) -> Option<()> {
+        self.enter()?;
+        self.at += 1;
+        if self.next()? == b']' {
+            self.at += 1;
+        } else {
+            loop {
+                self.skip_value()?;
+                match self.next()? {
+                    b',' => self.at += 1,
+                    b']' => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+    }
+
+    /// A number, validated against JSON's grammar.
+    fn skip_number(&mut self) -> Option<()> {
+        let digits = |scan: &mut Self| {
+            let start = scan.at;
+            while scan.peek().is_some_and(|b| b.is_ascii_digit()) {
+                scan.at += 1;
+            }
+            (scan.at > start).then_some(())
+        };
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek()? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => digits(self)?,
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            digits(self)?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            digits(self)?;
+        }
+        Some(())
+    }
+
+    fn skip_value(&mut self) -> Option<()> {
+        match self.next()? {
+            b'"' => self.skip_string(),
+            b'{' => self.object(|scan, _| scan.skip_value()),
+            b'[' => self.skip_array(),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => None,
+        }
+    }
+
+    /// A lenient string field: a string, or absent for `null`, a bool, an object or an
+    /// array. A number is left to serde_json (which rejects some, such as `1e999`).
+    fn lenient_str(&mut self) -> Option<Option<Cow<'a, str>>> {
+        match self.next()? {
+            b'"' => self.string().map(Some),
+            b'n' | b't' | b'f' | b'{' | b'[' => self.skip_value().map(|()| None),
+            _ => None,
+        }
+    }
+
+    /// A lenient bool field: `null` is absent, a string is true when it says so.
+    fn lenient_bool(&mut self) -> Option<Option<LenientBool>> {
+        Some(match self.next()? {
+            b'n' => {
+                self.literal(b"null")?;
+                None
+            }
+            b't' => {
+                self.literal(b"true")?;
+                Some(LenientBool(true))
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                Some(LenientBool(false))
+            }
+            b'"' => Some(LenientBool(self.string()?.eq_ignore_ascii_case("true"))),
+            b'{' | b'[' => {
+                self.skip_value()?;
+                Some(LenientBool(false))
+            }
+            _ => return None,
+        })
+    }
+
+    /// A nested view: `null` is absent, an object is read by `read`; anything else (serde
+    /// also reads structs from arrays) is left to serde_json.
+    fn nested<T: Default>(
+        &mut self,
+        read: impl FnOnce(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<Option<T>> {
+        match self.next()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            b'{' => {
+                let mut view = T::default();
+                read(self, &mut view)?;
+                Some(Some(view))
+            }
+            _ => None,
+        }
+    }
+
+    fn record(&mut self) -> Option<RecordView<'a>> {
+        if self.next()? != b'{' {
+            return None;
+        }
+        let mut view = RecordView::default();
+        let mut seen = Seen(0);
+        self.object(|scan, key| {
+            let slot = match key {
+                b"eventVersion" => (0, &mut view.event_version),
+                b"eventTime" => (1, &mut view.event_time),
+                b"eventSource" => (2, &mut view.event_source),
+                b"eventName" => (3, &mut view.event_name),
+                b"awsRegion" => (4, &mut view.aws_region),
+                b"sourceIPAddress" => (5, &mut view.source_ip_address),
+                b"userAgent" => (6, &mut view.user_agent),
+                b"errorCode" => (7, &mut view.error_code),
+                b"errorMessage" => (8, &mut view.error_message),
+                b"eventID" => (9, &mut view.event_id),
+                b"eventType" => (10, &mut view.event_type),
+                b"sharedEventID" => (11, &mut view.shared_event_id),
+                b"recipientAccountId" => (12, &mut view.recipient_account_id),
+                b"readOnly" => {
+                    seen.first(13)?;
+                    view.read_only = scan.lenient_bool()?;
+                    return Some(());
+                }
+                b"managementEvent" => {
+                    seen.first(14)?;
+                    view.management_event = scan.lenient_bool()?;
+                    return Some(());
+                }
+                b"userIdentity" => {
+                    seen.first(15)?;
+                    view.user_identity = scan.nested(Scan::user_identity)?;
+                    return Some(());
+                }
+                b"tlsDetails" => {
+                    seen.first(16)?;
+                    view.tls_details = scan.nested(Scan::tls)?;
+                    return Some(());
+                }
+                _ => return scan.skip_value(),
+            };
+            seen.first(slot.0)?;
+            *slot.1 = scan.lenient_str()?;
+            Some(())
+        })?;
+        Some(view)
+    }
+
+    fn user_identity(&mut self, view: &mut UserIdentityView<'a>) -> Option<()> {
+        let mut seen = Seen(0);
+        self.object(|scan, key| {
+            let slot = match key {
+                b"type" => (0, &mut view.kind),
+                b"principalId" => (1, &mut view.principal_id),
+                b"arn" => (2, &mut view.arn),
+                b"accountId" => (3, &mut view.account_id),
+                b"accessKeyId" => (4, &mut view.access_key_id),
+                b"userName" => (5, &mut view.user_name),
+                b"invokedBy" => (6, &mut view.invoked_by),
+                b"sessionContext" => {
+                    seen.first(7)?;
+                    view.session_context = scan.nested(Scan::session_context)?;
+                    return Some(());
+                }
+                _ => return scan.skip_value(),
+            };
+            seen.first(slot.0)?;
+            *slot.1 = scan.lenient_str()?;
+            Some(())
+        })
+    }
+
+    fn session_context(&mut self, view: &mut SessionContextView<'a>) -> Option<()> {
+        let mut seen = Seen(0);
+        self.object(|scan, key| {
+            match key {
+                b"sessionIssuer" => {
+                    seen.first(0)?;
+                    view.session_issuer = scan.nested(Scan::session_issuer)?;
+                }
+                b"attributes" => {
+                    seen.first(1)?;
+                    view.attributes = scan.nested(Scan::attributes)?;
+                }
+                b"ec2RoleDelivery" => {
+                    seen.first(2)?;
+                    view.ec2_role_delivery = scan.lenient_str()?;
+                }
+                b"sourceIdentity" => {
+                    seen.first(3)?;
+                    view.source_identity = scan.lenient_str()?;
+                }
+                _ => scan.skip_value()?,
+            }
+            Some(())
+        })
+    }
+
+    fn session_issuer(&mut self, view: &mut SessionIssuerView<'a>) -> Option<()> {
+        let mut seen = Seen(0);
+        self.object(|scan, key| {
+            let slot = match key {
+                b"type" => (0, &mut view.kind),
+                b"principalId" => (1, &mut view.principal_id),
+                b"arn" => (2, &mut view.arn),
+                b"accountId" => (3, &mut view.account_id),
+                b"userName" => (4, &mut view.user_name),
+                _ => return scan.skip_value(),
+            };
+            seen.first(slot.0)?;
+            *slot.1 = scan.lenient_str()?;
+            Some(())
+        })
+    }
+
+    fn attributes(&mut self, view: &mut SessionAttributesView<'a>) -> Option<()> {
+        let mut seen = Seen(0);
+        self.object(|scan, key| {
+            match key {
+                b"creationDate" => {
+                    seen.first(0)?;
+                    view.creation_date = scan.lenient_str()?;
+                }
+                b"mfaAuthenticated" => {
+                    seen.first(1)?;
+                    view.mfa_authenticated = scan.lenient_bool()?;
+                }
+                _ => scan.skip_value()?,
+            }
+            Some(())
+        })
+    }
+
+    fn tls(&mut self, view: &mut TlsView<'a>) -> Option<()> {
+        let mut seen = Seen(0);
+        self.object(|scan, key| {
+            let slot = match key {
+                b"tlsVersion" => (0, &mut view.tls_version),
+                b"cipherSuite" => (1, &mut view.cipher_suite),
+                b"clientProvidedHostHeader" => (2, &mut view.client_provided_host_header),
+                _ => return scan.skip_value(),
+            };
+            seen.first(slot.0)?;
+            *slot.1 = scan.lenient_str()?;
+            Some(())
+        })
+    }
+}
+
+/// Which fields of a view were read: serde rejects a field given twice, so this reader gives
+/// up on one.
+struct Seen(u32);
+
+impl Seen {
+    #[inline]
+    fn first(&mut self, field: u32) -> Option<()> {
+        let bit = 1 << field;
+        let first = self.0 & bit == 0;
+        self.0 |= bit;
+        first.then_some(())
+    }
+}
+
+/// The text of a string body with escapes (validated by [`Scan::string_end`]: no
+/// surrogates).
+fn unescape(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(rest.get(..at)?);
+        let escape = rest.as_bytes().get(at + 1)?;
+        let mut len = 2;
+        out.push(match escape {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                len = 6;
+                let code = rest
+                    .get(at + 2..at + 6)
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())?;
+                char::from_u32(code)?
+            }
+            _ => return None,
+        });
+        rest = rest.get(at + len..)?;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde_json's reading of the record at the start of `text`, as [`record`] reports it.
+    fn serde(text: &str) -> Option<(RecordView<'_>, usize)> {
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<RecordView<'_>>();
+        let view = stream.next()?.ok()?;
+        Some((view, stream.byte_offset()))
+    }
+
+    /// Whatever this reader accepts, serde_json accepts with the same result.
+    fn agrees(text: &str) -> bool {
+        match record(text) {
+            None => true,
+            Some(ours) => serde(text).as_ref() == Some(&ours),
+        }
+    }
+
+    const RECORD: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:i-0abc","arn":"arn:aws:sts::123456789012:assumed-role/web/i-0abc","accountId":"123456789012","accessKeyId":"ASIAEXAMPLE","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::123456789012:role/web","accountId":"123456789012","userName":"web"},"attributes":{"creationDate":"2026-01-02T00:00:00Z","mfaAuthenticated":"false"},"ec2RoleDelivery":"2.0"}},"eventTime":"2026-01-02T03:04:05Z","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15 Python/3.11","requestParameters":{"bucketName":"b","bucketPolicy":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\"}]}","Host":"b.s3.amazonaws.com","n":[1,-2.5e3,0,true,false,null,{}]},"responseElements":null,"additionalEventData":{"bytesTransferredIn":0.0},"readOnly":false,"eventID":"e2","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"123456789012","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"b.s3.amazonaws.com"}}"#;
+
+    #[test]
+    fn reads_a_record_as_serde_does() {
+        let (view, len) = record(RECORD).unwrap();
+        assert_eq!(len, RECORD.len());
+        assert_eq!(serde(RECORD), Some((view, len)));
+        let followed = format!("{RECORD}, {{\"next\":1}}");
+        assert_eq!(record(&followed).unwrap().1, RECORD.len());
+    }
+
+    #[test]
+    fn escapes_are_decoded() {
+        let text = r#"{"eventName":"A\"B\\C\/D\u00e9\n","userAgent":"x\u0041"}"#;
+        let (view, _) = record(text).unwrap();
+        assert_eq!(view.event_name.as_deref(), Some("A\"B\\C/Dé\n"));
+        assert_eq!(view.user_agent.as_deref(), Some("xA"));
+        assert!(agrees(text));
+    }
+
+    #[test]
+    fn lenient_fields() {
+        let text = r#"{"eventName":null,"errorCode":{"a":[1]},"readOnly":"TRUE","managementEvent":[],"userIdentity":null,"awsRegion":true}"#;
+        let (view, _) = record(text).unwrap();
+        assert_eq!(view.read_only, Some(LenientBool(true)));
+        assert_eq!(view.management_event, Some(LenientBool(false)));
+        assert!(view.event_name.is_none() && view.error_code.is_none());
+        assert!(agrees(text));
+    }
+
+    #[test]
+    fn gives_up_where_serde_must_decide() {
+        for text in [
+            r#"{"eventName":"a","eventName":"b"}"#, // twice
+            r#"{"event\u004eame":"a"}"#,            // escaped key
+            r#"{"eventName":1e999}"#,               // a number in a hot field
+            r#"{"userIdentity":["IAMUser"]}"#,      // a struct from an array
+            r#"{"x":"\ud83d\ude00"}"#,              // surrogates
+            "{\"x\":\"a\u{1}b\"}",                  // a raw control character
+            r#"{"x":01}"#,                          // a leading zero
+            r#"{"x":1.}"#,                          // no fraction digits
+            r#"{"x":[1,]}"#,                        // a trailing comma
+            r#"{"x":tru}"#,                         // a bad literal
+            r#"{"x" 1}"#,                           // no colon
+            r#"{"x":"\q"}"#,                        // a bad escape
+            r#"{"x":"\u12"}"#,                      // a short escape
+        ] {
+            assert!(record(text).is_none(), "{text}");
+        }
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(record(&deep).is_none());
+    }
+
+    #[test]
+    fn every_cut_and_every_byte_flip_agrees_with_serde() {
+        for cut in 0..RECORD.len() {
+            if let Some(prefix) = RECORD.get(..cut) {
+                assert!(record(prefix).is_none(), "cut at {cut}");
+            }
+        }
+        let bytes = RECORD.as_bytes();
+        for at in 0..bytes.len() {
+            for b in [
+                b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'0', b'e', b' ', 0x1f,
+            ] {
+                let mut changed = bytes.to_vec();
+                changed[at] = b;
+                if let Ok(text) = std::str::from_utf8(&changed) {
+                    assert!(agrees(text), "byte {at} set to {b:#x}: {text}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_agrees_with_serde(text in r#"\{("[a-zA-Z]{1,12}":([0-9eE.+-]{1,4}|"([a-z\\"/u0-9]|\\u00[0-9a-f]{2}){0,6}"|\[|\]|\{|\}|true|null|,)){0,8}\}?"#) {
+            proptest::prop_assert!(agrees(&text));
+        }
+
+        #[test]
+        fn hot_fields_agree_with_serde(
+            name in r#"([a-zA-Z0-9 ]|\\[nt"\\/]|\\u00[4-7][0-9a-f])*"#,
+            value in r#"("[a-z]{0,3}"|null|true|false|-?[0-9]{1,3}|\{\}|\[\])"#,
+        ) {
+            let text = format!(r#"{{"eventName":"{name}","readOnly":{value},"userIdentity":{{"type":{value},"sessionContext":{{"attributes":{{"mfaAuthenticated":{value}}}}}}}}}"#);
+            proptest::prop_assert!(agrees(&text));
+        }
+    }
+}

@@ -28,6 +28,7 @@ pub struct Decoded {
 #[derive(Debug, Default)]
 pub struct Scratch {
     inflated: Vec<u8>,
+    whole: gzip::WholeInflater,
 }
 
 /// Decodes one object read into memory. `class` comes from the object's key
@@ -61,7 +62,13 @@ pub fn decode_object(
         ObjectClass::Insight => decoder.out.stats.insight_files = 1,
         ObjectClass::Log => {}
     }
-    if gzip::is_gzip(bytes) {
+    if let Some(len) = scratch
+        .whole
+        .inflate(bytes, options.max_object_bytes, &mut scratch.inflated)
+    {
+        decoder.out.stats.bytes_inflated = len as u64;
+        decoder.decode_text(scratch.inflated.get(..len).unwrap_or_default());
+    } else if gzip::is_gzip(bytes) {
         let result = gzip::inflate_into(bytes, options.max_object_bytes, &mut scratch.inflated);
         decoder.out.stats.bytes_inflated = scratch.inflated.len() as u64;
         match result {

@@ -67,6 +67,65 @@ impl<R: Read> Read for CappedGzReader<R> {
     }
 }
 
+/// Inflating a whole single-member gzip object in one call with libdeflate: the fastest
+/// inflater measured here on CloudTrail objects, with no per-object state to allocate and
+/// zero (a streaming decoder sets up a 32 KiB window for each object, and CloudTrail delivers
+/// objects of a few kilobytes). It takes only objects it can prove to be one member (no
+/// member header after the first), whose stated size is within the cap and whose trailer
+/// checks out; [`inflate_into`] reads everything else, and explains what is wrong.
+pub struct WholeInflater {
+    decompressor: libdeflater::Decompressor,
+    member_header: memchr::memmem::Finder<'static>,
+}
+
+impl Default for WholeInflater {
+    fn default() -> Self {
+        WholeInflater {
+            decompressor: libdeflater::Decompressor::new(),
+            member_header: memchr::memmem::Finder::new(&[0x1f, 0x8b, 8]).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WholeInflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WholeInflater").finish_non_exhaustive()
+    }
+}
+
+impl WholeInflater {
+    /// Inflates `compressed` into the start of `out` (grown as needed, never shrunk) and
+    /// returns the inflated length, or `None` when the object is not one it takes (see the
+    /// type), so the caller reads it with [`inflate_into`].
+    pub fn inflate(&mut self, compressed: &[u8], cap: u64, out: &mut Vec<u8>) -> Option<usize> {
+        const HEADER: usize = 10;
+        const TRAILER: usize = 8;
+        if compressed.len() < HEADER + TRAILER || !compressed.starts_with(&[0x1f, 0x8b, 8]) {
+            return None;
+        }
+        let size_at = compressed.len() - 4;
+        let mut size = [0u8; 4];
+        size.copy_from_slice(compressed.get(size_at..)?);
+        let size = u32::from_le_bytes(size);
+        if u64::from(size) > cap || self.member_header.find(compressed.get(HEADER..)?).is_some() {
+            return None;
+        }
+        let size = usize::try_from(size).ok()?;
+        if out.len() < size {
+            out.resize(size, 0);
+        }
+        // libdeflate checks the member's CRC-32 and size; the size just read from the object's
+        // end agreeing with what came out shows nothing follows the member.
+        match self
+            .decompressor
+            .gzip_decompress(compressed, out.get_mut(..size)?)
+        {
+            Ok(n) if n == size => Some(n),
+            _ => None,
+        }
+    }
+}
+
 /// Inflates the whole of `compressed` into `out` (cleared first), at most `cap` bytes.
 ///
 /// On error `out` keeps what was inflated before the problem, so the caller can still read
@@ -102,6 +161,46 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(data).unwrap();
         enc.finish().unwrap()
+    }
+
+    #[test]
+    fn whole_inflater_takes_single_members_only() {
+        let mut whole = WholeInflater::default();
+        let mut out = Vec::new();
+        let one = gz(b"hello world");
+        assert_eq!(whole.inflate(&one, 100, &mut out), Some(11));
+        assert_eq!(&out[..11], b"hello world");
+        // Smaller than the buffer left by the last object.
+        assert_eq!(whole.inflate(&gz(b"hi"), 100, &mut out), Some(2));
+        assert_eq!(&out[..2], b"hi");
+        let mut two = gz(b"hello ");
+        two.extend(gz(b"world"));
+        assert_eq!(whole.inflate(&two, 100, &mut out), None, "two members");
+        assert_eq!(whole.inflate(&one, 10, &mut out), None, "over the cap");
+        assert_eq!(
+            whole.inflate(&one[..one.len() - 3], 100, &mut out),
+            None,
+            "truncated"
+        );
+        let mut garbage = one.clone();
+        garbage.extend(b"trailing");
+        assert_eq!(
+            whole.inflate(&garbage, 100, &mut out),
+            None,
+            "data after the member"
+        );
+        let mut lying = one.clone();
+        let n = lying.len();
+        lying[n - 4..].copy_from_slice(&5u32.to_le_bytes());
+        assert_eq!(
+            whole.inflate(&lying, 100, &mut out),
+            None,
+            "a size that lies"
+        );
+        assert_eq!(
+            whole.inflate(b"not gzip at all, not at all", 100, &mut out),
+            None
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod stats;
 pub use classify::{KeyInfo, ObjectClass, classify_path, name_timestamp, parse_key};
 pub use decode::{Decoded, Scratch, decode_object};
 pub use error::{Error, Result};
-pub use gzip::{CappedGzReader, GZIP_MAGIC, InflateError, inflate_into, is_gzip};
+pub use gzip::{CappedGzReader, GZIP_MAGIC, InflateError, WholeInflater, inflate_into, is_gzip};
 pub use pipeline::{IngestReport, ingest};
 pub use source::{Input, ObjectReader, discover, sort_files};
 pub use stats::{IngestStats, SkipReason};

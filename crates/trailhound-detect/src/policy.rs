@@ -169,7 +169,7 @@ impl PolicyDetector {
 /// `resources[]` ARNs, plus the bare names inside those ARNs.
 #[must_use]
 pub fn resource_ids(event: &Event) -> Vec<String> {
-    let fields = ResourceFields::read(event.raw());
+    let fields = ResourceFields::read(event);
     let mut out: Vec<String> = Vec::new();
     let mut push = |s: &str| {
         if !s.is_empty() && !out.iter().any(|o| o == s) {

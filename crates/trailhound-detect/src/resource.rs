@@ -1,14 +1,13 @@
-//! The resources a record names, read from its raw text in one pass that skips everything
-//! else, without building the record's JSON tree.
+//! The resources a record names, read from its text in place ([`rawjson`]), without building
+//! the record's JSON tree.
 //!
 //! Policies read the resource fields of every call to a protected service (every DynamoDB or
 //! KMS call, say): most of a busy account. Building a `serde_json::Value` tree for each was
 //! the larger part of that cost; borrowing the few strings needed from the text is not.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use trailhound_core::{Event, rawjson};
 
 /// The request parameters that name a resource, in the order ids are reported.
 pub(crate) const PARAMETER_KEYS: &[&str] = &[
@@ -49,13 +48,49 @@ pub(crate) struct ResourceFields<'a> {
 }
 
 impl<'a> ResourceFields<'a> {
-    /// Reads `raw`, a record's JSON text. Text that is not a JSON object yields nothing, as
-    /// the record's JSON tree would be empty.
-    pub(crate) fn read(raw: &'a str) -> Self {
-        let mut deserializer = serde_json::Deserializer::from_str(raw);
-        deserializer
-            .deserialize_map(RecordVisitor)
-            .unwrap_or_default()
+    /// Reads the record's `requestParameters` and `resources`.
+    pub(crate) fn read(event: &'a Event) -> Self {
+        let mut out = ResourceFields::default();
+        if let Some(parameters) = event.member("requestParameters") {
+            out.read_parameters(parameters);
+        }
+        if let Some(resources) = event.member("resources") {
+            out.arns = rawjson::elements(resources)
+                .filter_map(|entry| {
+                    let (mut upper, mut lower) = (None, None);
+                    // The last string `ARN`, else the last string `arn`.
+                    for (key, value) in rawjson::members(entry) {
+                        let slot = match key.as_ref() {
+                            "ARN" => &mut upper,
+                            "arn" => &mut lower,
+                            _ => continue,
+                        };
+                        if let Some(text) = rawjson::string(value) {
+                            *slot = Some(text);
+                        }
+                    }
+                    upper.or(lower)
+                })
+                .collect();
+        }
+        out
+    }
+
+    fn read_parameters(&mut self, parameters: &'a str) {
+        for (key, value) in rawjson::members(parameters) {
+            let Some(value) = rawjson::string(value) else {
+                continue;
+            };
+            match key.as_ref() {
+                "key" => self.key = Some(value),
+                "name" => self.name = Some(value),
+                other => {
+                    if let Some(index) = PARAMETER_KEYS.iter().position(|k| *k == other) {
+                        self.set_parameter(index, value);
+                    }
+                }
+            }
+        }
     }
 
     /// The parameters of [`PARAMETER_KEYS`] that are strings, in that list's order.
@@ -74,277 +109,64 @@ impl<'a> ResourceFields<'a> {
     }
 }
 
-struct RecordVisitor;
-
-impl<'de> Visitor<'de> for RecordVisitor {
-    type Value = ResourceFields<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a CloudTrail record")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = ResourceFields::default();
-        while let Some(Loose::Text(key)) = map.next_key::<Loose<'de>>()? {
-            match key.as_ref() {
-                "requestParameters" => {
-                    // A repeated object replaces the earlier one, as in a JSON tree.
-                    out.parameters.clear();
-                    out.key = None;
-                    out.name = None;
-                    map.next_value_seed(ParametersSeed(&mut out))?;
-                }
-                "resources" => out.arns = map.next_value::<Arns<'de>>()?.0,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Visitor methods for the JSON values a visitor does not care about: scalars become
-/// `$value`; arrays and objects are skipped (when the visitor does not read them itself).
-macro_rules! skip_scalars {
-    ($value:expr) => {
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-    };
-}
-
-macro_rules! skip_strings {
-    ($value:expr) => {
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-    };
-}
-
-macro_rules! skip_seqs {
-    ($value:expr) => {
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok($value)
-        }
-    };
-}
-
-macro_rules! skip_maps {
-    ($value:expr) => {
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok($value)
-        }
-    };
-}
-
-/// `requestParameters`: an object whose resource-naming strings are kept; anything else
-/// (null, another type) names nothing.
-struct ParametersSeed<'o, 'de>(&'o mut ResourceFields<'de>);
-
-impl<'de> de::DeserializeSeed<'de> for ParametersSeed<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ParametersSeed<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("request parameters")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Loose<'de>>()? {
-            let value = map.next_value::<Loose<'de>>()?;
-            let (Loose::Text(key), Loose::Text(value)) = (key, value) else {
-                continue;
-            };
-            match key.as_ref() {
-                "key" => self.0.key = Some(value),
-                "name" => self.0.name = Some(value),
-                other => {
-                    if let Some(index) = PARAMETER_KEYS.iter().position(|k| *k == other) {
-                        self.0.set_parameter(index, value);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    skip_scalars!(());
-    skip_strings!(());
-    skip_seqs!(());
-}
-
-/// `resources`: the ARN of each entry that is an object with a string `ARN` (or `arn`).
-struct Arns<'a>(Vec<Cow<'a, str>>);
-
-impl<'de> de::Deserialize<'de> for Arns<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ArnsVisitor)
-    }
-}
-
-struct ArnsVisitor;
-
-impl<'de> Visitor<'de> for ArnsVisitor {
-    type Value = Arns<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of resources")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(ResourceEntry(arn)) = seq.next_element::<ResourceEntry<'de>>()? {
-            out.extend(arn);
-        }
-        Ok(Arns(out))
-    }
-
-    skip_scalars!(Arns(Vec::new()));
-    skip_strings!(Arns(Vec::new()));
-    skip_maps!(Arns(Vec::new()));
-}
-
-/// One `resources[]` entry: its `ARN`, else its `arn`, when a string.
-struct ResourceEntry<'a>(Option<Cow<'a, str>>);
-
-impl<'de> de::Deserialize<'de> for ResourceEntry<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ResourceEntryVisitor)
-    }
-}
-
-struct ResourceEntryVisitor;
-
-impl<'de> Visitor<'de> for ResourceEntryVisitor {
-    type Value = ResourceEntry<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a resource")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut upper, mut lower) = (None, None);
-        while let Some(key) = map.next_key::<Loose<'de>>()? {
-            let value = map.next_value::<Loose<'de>>()?;
-            if let (Loose::Text(key), Loose::Text(value)) = (key, value) {
-                match key.as_ref() {
-                    "ARN" => upper = Some(value),
-                    "arn" => lower = Some(value),
-                    _ => {}
-                }
-            }
-        }
-        Ok(ResourceEntry(upper.or(lower)))
-    }
-
-    skip_scalars!(ResourceEntry(None));
-    skip_strings!(ResourceEntry(None));
-    skip_seqs!(ResourceEntry(None));
-}
-
-/// Any JSON value: a string is kept (borrowed when it has no escapes), anything else skipped.
-enum Loose<'a> {
-    Text(Cow<'a, str>),
-    Other,
-}
-
-impl<'de> de::Deserialize<'de> for Loose<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LooseVisitor)
-    }
-}
-
-struct LooseVisitor;
-
-impl<'de> Visitor<'de> for LooseVisitor {
-    type Value = Loose<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Loose::Text(Cow::Borrowed(text)))
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Loose::Text(Cow::Owned(text.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-        Ok(Loose::Text(Cow::Owned(text)))
-    }
-
-    skip_scalars!(Loose::Other);
-    skip_seqs!(Loose::Other);
-    skip_maps!(Loose::Other);
-}
-
 #[cfg(test)]
 mod tests {
+    use trailhound_core::Origin;
+
     use super::*;
+
+    /// A record with `body` after its required fields.
+    fn event(body: &str) -> Event {
+        let raw = format!(
+            r#"{{"eventTime":"2026-01-01T00:00:00Z","eventSource":"s3.amazonaws.com",{body}}}"#
+        );
+        Event::from_json(raw, Origin::new("t", 0)).unwrap()
+    }
 
     #[test]
     fn reads_resource_fields_and_skips_the_rest() {
-        let raw = r#"{"eventVersion":"1.08","userIdentity":{"arn":"arn:aws:iam::1:user/a","x":[1,{"y":null}]},
+        let event = event(
+            r#""eventVersion":"1.08","userIdentity":{"arn":"arn:aws:iam::1:user/a","x":[1,{"y":null}]},
             "requestParameters":{"tableName":"orders","bucketName":"b-1","key":"k/1","name":"/p",
               "keyId":7,"nested":{"tableName":"not-this"},"functionName":["x"]},
             "resources":[{"ARN":"arn:aws:kms:us-east-1:1:key/k1","arn":"ignored"},{"arn":"arn:aws:s3:::b"},
-              "not-an-object",{"type":"AWS::S3::Object"}],"eventName":"GetObject"}"#;
-        let fields = ResourceFields::read(raw);
+              "not-an-object",{"type":"AWS::S3::Object"},{"ARN":"x","ARN":5,"arn":"lower"}],"eventName":"GetObject""#,
+        );
+        let fields = ResourceFields::read(&event);
         let params: Vec<(&str, &str)> = fields.parameters().collect();
         assert_eq!(params, [("tableName", "orders"), ("bucketName", "b-1")]);
         assert_eq!(fields.key.as_deref(), Some("k/1"));
         assert_eq!(fields.name.as_deref(), Some("/p"));
         let arns: Vec<&str> = fields.arns.iter().map(AsRef::as_ref).collect();
-        assert_eq!(arns, ["arn:aws:kms:us-east-1:1:key/k1", "arn:aws:s3:::b"]);
+        assert_eq!(
+            arns,
+            ["arn:aws:kms:us-east-1:1:key/k1", "arn:aws:s3:::b", "x"]
+        );
     }
 
     #[test]
     fn odd_shapes_name_nothing() {
-        for raw in [
-            r#"{"requestParameters":null,"resources":null}"#,
-            r#"{"requestParameters":"text","resources":{"ARN":"x"}}"#,
-            r#"{"requestParameters":[1,2],"resources":"x"}"#,
-            "[1,2]",
-            "not json",
+        for body in [
+            r#""eventName":"A","requestParameters":null,"resources":null"#,
+            r#""eventName":"A","requestParameters":"text","resources":{"ARN":"x"}"#,
+            r#""eventName":"A","requestParameters":[1,2],"resources":"x""#,
         ] {
-            let fields = ResourceFields::read(raw);
-            assert_eq!(fields.parameters().count(), 0, "{raw}");
-            assert!(fields.arns.is_empty() && fields.key.is_none(), "{raw}");
+            let event = event(body);
+            let fields = ResourceFields::read(&event);
+            assert_eq!(fields.parameters().count(), 0, "{body}");
+            assert!(fields.arns.is_empty() && fields.key.is_none(), "{body}");
         }
         // The last of a repeated key wins, as in a JSON tree.
-        let fields =
-            ResourceFields::read(r#"{"requestParameters":{"tableName":"a","tableName":"b"}}"#);
-        assert_eq!(
-            fields.parameters().collect::<Vec<_>>(),
-            [("tableName", "b")]
-        );
+        for body in [
+            r#""eventName":"A","requestParameters":{"tableName":"a","tableName":"b"}"#,
+            r#""eventName":"A","requestParameters":{"tableName":"a"},"requestParameters":{"tableName":"b"}"#,
+        ] {
+            let event = event(body);
+            let fields = ResourceFields::read(&event);
+            assert_eq!(
+                fields.parameters().collect::<Vec<_>>(),
+                [("tableName", "b")]
+            );
+        }
     }
 }

@@ -240,7 +240,7 @@ impl TrapDetector {
             "AssumeRole" | "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity" | "GetAccessKeyInfo"
         );
         let params = names_identity
-            .then(|| rawjson::member(event.raw().trim_start(), "requestParameters"))
+            .then(|| event.member("requestParameters"))
             .flatten();
         let param = |name: &str| {
             params

@@ -161,7 +161,8 @@ impl ObjectDecoder<'_> {
             && let Some(records) = self.fast_records(text)
         {
             for (index, raw, event) in records {
-                self.record_with(raw, index, move || event);
+                let depth = event.as_ref().ok().and_then(Event::nesting_depth);
+                self.record_with(raw, index, depth, move || event);
             }
             return;
         }
@@ -283,16 +284,18 @@ impl ObjectDecoder<'_> {
 
     fn record(&mut self, raw: &str, index: u32) {
         let source = self.source;
-        self.record_with(raw, index, || {
+        self.record_with(raw, index, None, || {
             Event::from_json(raw, Origin::new(Arc::clone(source), index))
         });
     }
 
     /// Keeps or skips one record: the size and depth limits first, then `decode`'s verdict.
+    /// `depth` is the record's nesting depth when the decoder already measured it.
     fn record_with(
         &mut self,
         raw: &str,
         index: u32,
+        depth: Option<usize>,
         decode: impl FnOnce() -> trailhound_core::Result<Event>,
     ) {
         if raw.len() > self.options.max_record_bytes {
@@ -303,7 +306,11 @@ impl ObjectDecoder<'_> {
             );
             return;
         }
-        if exceeds_depth(raw.as_bytes(), self.options.max_depth) {
+        let too_deep = match depth {
+            Some(depth) => depth > self.options.max_depth,
+            None => exceeds_depth(raw.as_bytes(), self.options.max_depth),
+        };
+        if too_deep {
             self.skip_record(
                 SkipReason::TooDeep,
                 index,

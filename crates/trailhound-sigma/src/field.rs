@@ -157,7 +157,15 @@ impl FieldPath {
                 }
             }
             FieldPath::Raw => out.push(Cow::Borrowed(event.raw())),
-            FieldPath::Json(parts) => walk(event.raw().trim_start(), parts, out),
+            FieldPath::Json(parts) => {
+                // The record is an object: its top-level value comes from the event, which
+                // knows where the big ones lie.
+                if let Some((head, rest)) = parts.split_first()
+                    && let Some(child) = event.member(head)
+                {
+                    walk(child, rest, out);
+                }
+            }
         }
     }
 

@@ -202,6 +202,28 @@ pub struct Enrichment {
     pub cloud: Option<SmallStr>,
 }
 
+/// The top-level values whose place in the record's text the decoder notes, so that rules
+/// reading inside them start there instead of skimming the whole record.
+const SPAN_KEYS: [&str; 6] = [
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "resources",
+    "serviceEventDetails",
+    "userIdentity",
+];
+
+/// What the one-pass decoder ([`scan`]) learnt of a record's shape beyond its hot fields.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Scanned {
+    /// The deepest nesting of objects and arrays (the record itself is 1); 0 when the record
+    /// was read by serde_json instead and nothing here is known.
+    depth: u8,
+    /// For each of [`SPAN_KEYS`], the byte range of its (last) value in the text; `(0, 0)`
+    /// when absent.
+    spans: [(u32, u32); SPAN_KEYS.len()],
+}
+
 /// One CloudTrail record: typed hot fields plus the raw JSON for the rest.
 ///
 /// Cheap to clone (an `Arc`), immutable after decoding but for its [`Enrichment`], which can be
@@ -230,6 +252,7 @@ struct EventInner {
     shared_event_id: Option<SmallStr>,
     tls_details: Option<TlsDetails>,
     raw: Box<str>,
+    scanned: Scanned,
     origin: Origin,
     json: OnceLock<serde_json::Value>,
     enrichment: OnceLock<Enrichment>,
@@ -455,6 +478,30 @@ impl Event {
         Some(node)
     }
 
+    /// The text of a top-level value of the record (`requestParameters`, say), read in place
+    /// (see [`crate::rawjson`]); the last one when the key is repeated, as in [`Event::json`].
+    #[must_use]
+    pub fn member(&self, key: &str) -> Option<&str> {
+        let scanned = &self.inner.scanned;
+        if scanned.depth > 0
+            && let Some(i) = SPAN_KEYS.iter().position(|k| *k == key)
+        {
+            let (start, end) = scanned.spans.get(i).copied().unwrap_or_default();
+            return (end > 0)
+                .then(|| self.inner.raw.get(start as usize..end as usize))
+                .flatten();
+        }
+        crate::rawjson::member(self.inner.raw.trim_start(), key)
+    }
+
+    /// The deepest nesting of objects and arrays in the record (the record itself is 1), when
+    /// the decoder measured it.
+    #[must_use]
+    pub fn nesting_depth(&self) -> Option<usize> {
+        let depth = self.inner.scanned.depth;
+        (depth > 0).then_some(usize::from(depth))
+    }
+
     /// Enrichment, if it was set.
     #[must_use]
     pub fn enrichment(&self) -> Option<&Enrichment> {
@@ -573,6 +620,7 @@ fn build_inner(view: RecordView<'_>, origin: Origin) -> Result<EventInner> {
             client_provided_host_header: small(t.client_provided_host_header),
         }),
         raw: Box::default(),
+        scanned: view.scanned,
         origin,
         json: OnceLock::new(),
         enrichment: OnceLock::new(),
@@ -723,6 +771,8 @@ struct RecordView<'a> {
     user_identity: Option<UserIdentityView<'a>>,
     #[serde(borrow, default)]
     tls_details: Option<TlsView<'a>>,
+    #[serde(skip)]
+    scanned: Scanned,
 }
 
 #[derive(Deserialize, Default, Debug, PartialEq)]

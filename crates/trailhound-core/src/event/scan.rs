@@ -16,8 +16,8 @@
 use std::borrow::Cow;
 
 use super::{
-    LenientBool, RecordView, SessionAttributesView, SessionContextView, SessionIssuerView, TlsView,
-    UserIdentityView,
+    LenientBool, RecordView, SPAN_KEYS, SessionAttributesView, SessionContextView,
+    SessionIssuerView, TlsView, UserIdentityView,
 };
 
 /// serde_json's nesting limit: deeper records are left to it.
@@ -31,8 +31,10 @@ pub(super) fn record(text: &str) -> Option<(RecordView<'_>, usize)> {
         bytes: text.as_bytes(),
         at: 0,
         depth: 0,
+        deepest: 0,
     };
-    let view = scan.record()?;
+    let mut view = scan.record()?;
+    view.scanned.depth = u8::try_from(scan.deepest).ok()?;
     Some((view, scan.at))
 }
 
@@ -41,6 +43,7 @@ struct Scan<'a> {
     bytes: &'a [u8],
     at: usize,
     depth: u32,
+    deepest: u32,
 }
 
 /// Eight copies of a byte.
@@ -93,7 +96,27 @@ impl<'a> Scan<'a> {
 
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
+        self.deepest = self.deepest.max(self.depth);
         (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// Reads a top-level value with `read`, noting where it lies when it is one of
+    /// [`SPAN_KEYS`].
+    fn spanned(
+        &mut self,
+        key: &[u8],
+        spans: &mut [(u32, u32); SPAN_KEYS.len()],
+        read: impl FnOnce(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        let Some(i) = SPAN_KEYS.iter().position(|k| k.as_bytes() == key) else {
+            return read(self);
+        };
+        self.ws();
+        let start = u32::try_from(self.at).ok()?;
+        read(self)?;
+        let end = u32::try_from(self.at).ok()?;
+        *spans.get_mut(i)? = (start, end);
+        Some(())
     }
 
     /// The index of the closing quote of the string whose body starts at `self.at`, and
@@ -362,7 +385,12 @@ impl<'a> Scan<'a> {
                 }
                 b"userIdentity" => {
                     seen.first(15)?;
-                    view.user_identity = scan.nested(Scan::user_identity)?;
+                    let mut identity = None;
+                    scan.spanned(key, &mut view.scanned.spans, |scan| {
+                        identity = scan.nested(Scan::user_identity)?;
+                        Some(())
+                    })?;
+                    view.user_identity = identity;
                     return Some(());
                 }
                 b"tlsDetails" => {
@@ -370,7 +398,7 @@ impl<'a> Scan<'a> {
                     view.tls_details = scan.nested(Scan::tls)?;
                     return Some(());
                 }
-                _ => return scan.skip_value(),
+                _ => return scan.spanned(key, &mut view.scanned.spans, Scan::skip_value),
             };
             seen.first(slot.0)?;
             *slot.1 = scan.lenient_str()?;
@@ -530,6 +558,7 @@ fn unescape(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Scanned;
 
     /// serde_json's reading of the record at the start of `text`, as [`record`] reports it.
     fn serde(text: &str) -> Option<(RecordView<'_>, usize)> {
@@ -538,9 +567,17 @@ mod tests {
         Some((view, stream.byte_offset()))
     }
 
+    /// This reader's result, without what serde_json does not read (the shape notes).
+    fn fields(text: &str) -> Option<(RecordView<'_>, usize)> {
+        record(text).map(|(mut view, len)| {
+            view.scanned = Scanned::default();
+            (view, len)
+        })
+    }
+
     /// Whatever this reader accepts, serde_json accepts with the same result.
     fn agrees(text: &str) -> bool {
-        match record(text) {
+        match fields(text) {
             None => true,
             Some(ours) => serde(text).as_ref() == Some(&ours),
         }
@@ -550,9 +587,23 @@ mod tests {
 
     #[test]
     fn reads_a_record_as_serde_does() {
-        let (view, len) = record(RECORD).unwrap();
+        let (view, len) = fields(RECORD).unwrap();
         assert_eq!(len, RECORD.len());
         assert_eq!(serde(RECORD), Some((view, len)));
+        // The shape notes: depth and where the big values lie.
+        let tree: serde_json::Value = serde_json::from_str(RECORD).unwrap();
+        let scanned = record(RECORD).unwrap().0.scanned;
+        assert_eq!(scanned.depth, 4);
+        for (key, (start, end)) in SPAN_KEYS.iter().zip(scanned.spans) {
+            let text = &RECORD[start as usize..end as usize];
+            match tree.get(key) {
+                Some(value) => assert_eq!(
+                    &serde_json::from_str::<serde_json::Value>(text).unwrap(),
+                    value
+                ),
+                None => assert_eq!((start, end), (0, 0)),
+            }
+        }
         let followed = format!("{RECORD}, {{\"next\":1}}");
         assert_eq!(record(&followed).unwrap().1, RECORD.len());
     }

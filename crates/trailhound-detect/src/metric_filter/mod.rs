@@ -139,8 +139,8 @@ impl MetricValue {
         }
     }
 
-    /// The metric value of a record, given as its JSON text.
-    fn value(&self, record: &str) -> Option<f64> {
+    /// The metric value of a record.
+    fn value(&self, record: pattern::Root<'_>) -> Option<f64> {
         match self {
             Self::Constant(n) => Some(*n),
             Self::Field(path) => {
@@ -512,11 +512,10 @@ impl Detector for MetricFilterDetector {
         {
             return;
         }
-        let record = event.raw().trim_start();
-        if !self.pattern.matches(record) {
+        if !self.pattern.matches_event(event) {
             return;
         }
-        let Some(value) = self.value.value(record) else {
+        let Some(value) = self.value.value(pattern::Root::Event(event)) else {
             return;
         };
         if !self.alarm.record(event.event_time(), value) {

@@ -17,7 +17,7 @@ use std::fmt;
 
 use std::borrow::Cow;
 
-use trailhound_core::rawjson;
+use trailhound_core::{Event, rawjson};
 
 /// The longest filter pattern accepted, in characters: the CloudWatch Logs limit for
 /// `PutMetricFilter`'s `filterPattern`.
@@ -219,9 +219,20 @@ impl FilterPattern {
     /// in place ([`rawjson`]), without building the record's tree.
     #[must_use]
     pub fn matches(&self, record: &str) -> bool {
+        self.matches_in(record, Root::Text(record.trim_start()))
+    }
+
+    /// [`FilterPattern::matches`] for an event, whose top-level values it finds without a
+    /// skim of the record.
+    #[must_use]
+    pub fn matches_event(&self, event: &Event) -> bool {
+        self.matches_in(event.raw(), Root::Event(event))
+    }
+
+    fn matches_in(&self, record: &str, root: Root<'_>) -> bool {
         match self {
             Self::All => true,
-            Self::Json(expr) => eval(expr, record.trim_start()),
+            Self::Json(expr) => eval(expr, root),
             Self::Terms {
                 required,
                 excluded,
@@ -321,9 +332,20 @@ fn required_names(expr: &Expr) -> Option<Vec<String>> {
     }
 }
 
-/// The text of the value at `path` in the record's text.
-pub(super) fn resolve<'a>(record: &'a str, path: &[Step]) -> Option<&'a str> {
-    let mut node = record;
+/// Where a pattern's paths start: a record's text, or an event.
+#[derive(Clone, Copy)]
+pub(super) enum Root<'a> {
+    Text(&'a str),
+    Event(&'a Event),
+}
+
+/// The text of the value at `path` in the record.
+pub(super) fn resolve<'a>(root: Root<'a>, path: &[Step]) -> Option<&'a str> {
+    let (mut node, path) = match (root, path.split_first()) {
+        (Root::Event(event), Some((Step::Key(k), rest))) => (event.member(k)?, rest),
+        (Root::Event(event), _) => (event.raw().trim_start(), path),
+        (Root::Text(text), _) => (text, path),
+    };
     for step in path {
         node = match step {
             Step::Key(k) => rawjson::member(node, k)?,
@@ -342,7 +364,7 @@ pub(super) fn number(text: &str) -> Option<f64> {
     }
 }
 
-fn eval(expr: &Expr, record: &str) -> bool {
+fn eval(expr: &Expr, record: Root<'_>) -> bool {
     match expr {
         Expr::And(a, b) => eval(a, record) && eval(b, record),
         Expr::Or(a, b) => eval(a, record) || eval(b, record),

@@ -283,11 +283,12 @@ impl Event {
                 missing: "a JSON object",
             });
         }
-        let view = match scan::record(&raw) {
-            Some((view, len)) if raw.get(len..).is_some_and(|r| r.trim_start().is_empty()) => view,
-            _ => serde_json::from_str(&raw).map_err(|source| Error::Json { source })?,
-        };
-        let inner = build_inner(view, origin)?;
+        let mut view = RecordView::default();
+        match scan::record(&raw, &mut view) {
+            Some(len) if raw.get(len..).is_some_and(|r| r.trim_start().is_empty()) => {}
+            _ => view = serde_json::from_str(&raw).map_err(|source| Error::Json { source })?,
+        }
+        let inner = build_inner(&view, origin)?;
         Ok(Event::with_raw(inner, raw))
     }
 
@@ -310,13 +311,17 @@ impl Event {
                 missing: "a JSON object",
             });
         }
-        let (view, len) = match scan::record(text) {
-            Some(read) => read,
+        let mut view = RecordView::default();
+        let len = match scan::record(text, &mut view) {
+            Some(len) => len,
             None => {
                 let mut stream =
                     serde_json::Deserializer::from_str(text).into_iter::<RecordView<'_>>();
                 match stream.next() {
-                    Some(Ok(view)) => (view, stream.byte_offset()),
+                    Some(Ok(read)) => {
+                        view = read;
+                        stream.byte_offset()
+                    }
                     Some(Err(source)) => return Err(Error::Json { source }),
                     None => {
                         return Err(Error::NotARecord {
@@ -327,7 +332,7 @@ impl Event {
             }
         };
         let raw = text.get(..len).unwrap_or(text);
-        let event = build_inner(view, origin).map(|inner| Event::with_raw(inner, raw.into()));
+        let event = build_inner(&view, origin).map(|inner| Event::with_raw(inner, raw.into()));
         Ok((len, event))
     }
 
@@ -578,46 +583,47 @@ impl Event {
 }
 
 /// The hot fields of a parsed record view; `raw` is set by the caller.
-fn build_inner(view: RecordView<'_>, origin: Origin) -> Result<EventInner> {
-    let event_time = view.event_time.ok_or(Error::NotARecord {
+fn build_inner(view: &RecordView<'_>, origin: Origin) -> Result<EventInner> {
+    let event_time = view.event_time.as_deref().ok_or(Error::NotARecord {
         missing: "eventTime",
     })?;
-    let event_time = Timestamp::parse(&event_time)?;
-    let event_source = small(view.event_source).ok_or(Error::NotARecord {
+    let event_time = Timestamp::parse(event_time)?;
+    let event_source = small(&view.event_source).ok_or(Error::NotARecord {
         missing: "eventSource",
     })?;
-    let event_name = small(view.event_name).ok_or(Error::NotARecord {
+    let event_name = small(&view.event_name).ok_or(Error::NotARecord {
         missing: "eventName",
     })?;
     let user_identity = view
         .user_identity
+        .as_ref()
         .map(UserIdentityView::build)
         .unwrap_or_default();
     Ok(EventInner {
         event_time,
-        event_version: small(view.event_version).unwrap_or_default(),
+        event_version: small(&view.event_version).unwrap_or_default(),
         event_source,
         event_name,
-        aws_region: small(view.aws_region).unwrap_or_default(),
-        recipient_account_id: small(view.recipient_account_id),
+        aws_region: small(&view.aws_region).unwrap_or_default(),
+        recipient_account_id: small(&view.recipient_account_id),
         user_identity,
         source: view
             .source_ip_address
             .as_deref()
             .map(SourceAddress::new)
             .unwrap_or_default(),
-        user_agent: view.user_agent.map(|s| s.into_owned().into_boxed_str()),
-        error_code: small(view.error_code),
-        error_message: view.error_message.map(|s| s.into_owned().into_boxed_str()),
+        user_agent: view.user_agent.as_deref().map(Box::from),
+        error_code: small(&view.error_code),
+        error_message: view.error_message.as_deref().map(Box::from),
         read_only: view.read_only.map(|b| b.0),
-        event_id: small(view.event_id).unwrap_or_default(),
-        event_type: small(view.event_type),
+        event_id: small(&view.event_id).unwrap_or_default(),
+        event_type: small(&view.event_type),
         management_event: view.management_event.map(|b| b.0),
-        shared_event_id: small(view.shared_event_id),
-        tls_details: view.tls_details.map(|t| TlsDetails {
-            tls_version: small(t.tls_version),
-            cipher_suite: small(t.cipher_suite),
-            client_provided_host_header: small(t.client_provided_host_header),
+        shared_event_id: small(&view.shared_event_id),
+        tls_details: view.tls_details.as_ref().map(|t| TlsDetails {
+            tls_version: small(&t.tls_version),
+            cipher_suite: small(&t.cipher_suite),
+            client_provided_host_header: small(&t.client_provided_host_header),
         }),
         raw: Box::default(),
         scanned: view.scanned,
@@ -627,8 +633,8 @@ fn build_inner(view: RecordView<'_>, origin: Origin) -> Result<EventInner> {
     })
 }
 
-fn small(value: Option<Cow<'_, str>>) -> Option<SmallStr> {
-    value.map(|v| SmallStr::new(&v))
+fn small(value: &Option<Cow<'_, str>>) -> Option<SmallStr> {
+    value.as_deref().map(SmallStr::new)
 }
 
 /// A bool that may also be written as a string ("true"/"false"): hostile or odd producers
@@ -845,40 +851,43 @@ struct SessionAttributesView<'a> {
 }
 
 impl UserIdentityView<'_> {
-    fn build(self) -> UserIdentity {
+    fn build(&self) -> UserIdentity {
         let type_name = self.kind.as_deref().unwrap_or_default();
-        let (issuer, attributes, ec2, source_identity) = match self.session_context {
+        let none = &None;
+        let (issuer, attributes, ec2, source_identity) = match &self.session_context {
             Some(ctx) => (
-                ctx.session_issuer,
-                ctx.attributes,
-                ctx.ec2_role_delivery,
-                ctx.source_identity,
+                ctx.session_issuer.as_ref(),
+                ctx.attributes.as_ref(),
+                &ctx.ec2_role_delivery,
+                &ctx.source_identity,
             ),
-            None => (None, None, None, None),
+            None => (None, None, none, none),
         };
         let issuer = issuer.map(|s| SessionIssuer {
-            kind: small(s.kind),
-            arn: small(s.arn),
-            account_id: small(s.account_id),
-            user_name: small(s.user_name),
-            principal_id: small(s.principal_id),
+            kind: small(&s.kind),
+            arn: small(&s.arn),
+            account_id: small(&s.account_id),
+            user_name: small(&s.user_name),
+            principal_id: small(&s.principal_id),
         });
         let (mfa, created) = match attributes {
             Some(a) => (
                 a.mfa_authenticated.map(|b| b.0),
-                a.creation_date.and_then(|d| Timestamp::parse(&d).ok()),
+                a.creation_date
+                    .as_deref()
+                    .and_then(|d| Timestamp::parse(d).ok()),
             ),
             None => (None, None),
         };
         UserIdentity {
             kind: IdentityType::from_str(type_name),
             type_name: SmallStr::new(type_name),
-            principal_id: small(self.principal_id),
-            arn: small(self.arn),
-            account_id: small(self.account_id),
-            access_key_id: small(self.access_key_id),
-            user_name: small(self.user_name),
-            invoked_by: small(self.invoked_by),
+            principal_id: small(&self.principal_id),
+            arn: small(&self.arn),
+            account_id: small(&self.account_id),
+            access_key_id: small(&self.access_key_id),
+            user_name: small(&self.user_name),
+            invoked_by: small(&self.invoked_by),
             session_issuer: issuer,
             mfa_authenticated: mfa,
             session_created: created,

@@ -23,9 +23,10 @@ use super::{
 /// serde_json's nesting limit: deeper records are left to it.
 const MAX_DEPTH: u32 = 127;
 
-/// Reads the record object at the start of `text` (which starts with `{`): its views and the
-/// number of bytes it spans. `None` when serde_json must read it instead.
-pub(super) fn record(text: &str) -> Option<(RecordView<'_>, usize)> {
+/// Reads the record object at the start of `text` (which starts with `{`) into `view` (a
+/// default one), and says how many bytes it spans. `None` when serde_json must read it
+/// instead (`view` then holds whatever was read before giving up).
+pub(super) fn record<'a>(text: &'a str, view: &mut RecordView<'a>) -> Option<usize> {
     let mut scan = Scan {
         text,
         bytes: text.as_bytes(),
@@ -33,9 +34,9 @@ pub(super) fn record(text: &str) -> Option<(RecordView<'_>, usize)> {
         depth: 0,
         deepest: 0,
     };
-    let mut view = scan.record()?;
+    scan.record(view)?;
     view.scanned.depth = u8::try_from(scan.deepest).ok()?;
-    Some((view, scan.at))
+    Some(scan.at)
 }
 
 struct Scan<'a> {
@@ -335,28 +336,28 @@ impl<'a> Scan<'a> {
         })
     }
 
-    /// A nested view: `null` is absent, an object is read by `read`; anything else (serde
-    /// also reads structs from arrays) is left to serde_json.
+    /// A nested view, read into `slot` in place: `null` is absent, an object is read by
+    /// `read`; anything else (serde also reads structs from arrays) is left to serde_json.
     fn nested<T: Default>(
         &mut self,
+        slot: &mut Option<T>,
         read: impl FnOnce(&mut Self, &mut T) -> Option<()>,
-    ) -> Option<Option<T>> {
+    ) -> Option<()> {
         match self.next()? {
-            b'n' => self.literal(b"null").map(|()| None),
-            b'{' => {
-                let mut view = T::default();
-                read(self, &mut view)?;
-                Some(Some(view))
+            b'n' => {
+                self.literal(b"null")?;
+                *slot = None;
+                Some(())
             }
+            b'{' => read(self, slot.insert(T::default())),
             _ => None,
         }
     }
 
-    fn record(&mut self) -> Option<RecordView<'a>> {
+    fn record(&mut self, view: &mut RecordView<'a>) -> Option<()> {
         if self.next()? != b'{' {
             return None;
         }
-        let mut view = RecordView::default();
         let mut seen = Seen(0);
         self.object(|scan, key| {
             let slot = match key {
@@ -385,17 +386,13 @@ impl<'a> Scan<'a> {
                 }
                 b"userIdentity" => {
                     seen.first(15)?;
-                    let mut identity = None;
-                    scan.spanned(key, &mut view.scanned.spans, |scan| {
-                        identity = scan.nested(Scan::user_identity)?;
-                        Some(())
-                    })?;
-                    view.user_identity = identity;
-                    return Some(());
+                    return scan.spanned(key, &mut view.scanned.spans, |scan| {
+                        scan.nested(&mut view.user_identity, Scan::user_identity)
+                    });
                 }
                 b"tlsDetails" => {
                     seen.first(16)?;
-                    view.tls_details = scan.nested(Scan::tls)?;
+                    scan.nested(&mut view.tls_details, Scan::tls)?;
                     return Some(());
                 }
                 _ => return scan.spanned(key, &mut view.scanned.spans, Scan::skip_value),
@@ -403,8 +400,7 @@ impl<'a> Scan<'a> {
             seen.first(slot.0)?;
             *slot.1 = scan.lenient_str()?;
             Some(())
-        })?;
-        Some(view)
+        })
     }
 
     fn user_identity(&mut self, view: &mut UserIdentityView<'a>) -> Option<()> {
@@ -420,7 +416,7 @@ impl<'a> Scan<'a> {
                 b"invokedBy" => (6, &mut view.invoked_by),
                 b"sessionContext" => {
                     seen.first(7)?;
-                    view.session_context = scan.nested(Scan::session_context)?;
+                    scan.nested(&mut view.session_context, Scan::session_context)?;
                     return Some(());
                 }
                 _ => return scan.skip_value(),
@@ -437,11 +433,11 @@ impl<'a> Scan<'a> {
             match key {
                 b"sessionIssuer" => {
                     seen.first(0)?;
-                    view.session_issuer = scan.nested(Scan::session_issuer)?;
+                    scan.nested(&mut view.session_issuer, Scan::session_issuer)?;
                 }
                 b"attributes" => {
                     seen.first(1)?;
-                    view.attributes = scan.nested(Scan::attributes)?;
+                    scan.nested(&mut view.attributes, Scan::attributes)?;
                 }
                 b"ec2RoleDelivery" => {
                     seen.first(2)?;
@@ -569,10 +565,16 @@ mod tests {
 
     /// This reader's result, without what serde_json does not read (the shape notes).
     fn fields(text: &str) -> Option<(RecordView<'_>, usize)> {
-        record(text).map(|(mut view, len)| {
+        scanned(text).map(|(mut view, len)| {
             view.scanned = Scanned::default();
             (view, len)
         })
+    }
+
+    fn scanned(text: &str) -> Option<(RecordView<'_>, usize)> {
+        let mut view = RecordView::default();
+        let len = record(text, &mut view)?;
+        Some((view, len))
     }
 
     /// Whatever this reader accepts, serde_json accepts with the same result.
@@ -592,9 +594,9 @@ mod tests {
         assert_eq!(serde(RECORD), Some((view, len)));
         // The shape notes: depth and where the big values lie.
         let tree: serde_json::Value = serde_json::from_str(RECORD).unwrap();
-        let scanned = record(RECORD).unwrap().0.scanned;
-        assert_eq!(scanned.depth, 4);
-        for (key, (start, end)) in SPAN_KEYS.iter().zip(scanned.spans) {
+        let shape = scanned(RECORD).unwrap().0.scanned;
+        assert_eq!(shape.depth, 4);
+        for (key, (start, end)) in SPAN_KEYS.iter().zip(shape.spans) {
             let text = &RECORD[start as usize..end as usize];
             match tree.get(key) {
                 Some(value) => assert_eq!(
@@ -605,13 +607,13 @@ mod tests {
             }
         }
         let followed = format!("{RECORD}, {{\"next\":1}}");
-        assert_eq!(record(&followed).unwrap().1, RECORD.len());
+        assert_eq!(scanned(&followed).unwrap().1, RECORD.len());
     }
 
     #[test]
     fn escapes_are_decoded() {
         let text = r#"{"eventName":"A\"B\\C\/D\u00e9\n","userAgent":"x\u0041"}"#;
-        let (view, _) = record(text).unwrap();
+        let (view, _) = scanned(text).unwrap();
         assert_eq!(view.event_name.as_deref(), Some("A\"B\\C/Dé\n"));
         assert_eq!(view.user_agent.as_deref(), Some("xA"));
         assert!(agrees(text));
@@ -620,7 +622,7 @@ mod tests {
     #[test]
     fn lenient_fields() {
         let text = r#"{"eventName":null,"errorCode":{"a":[1]},"readOnly":"TRUE","managementEvent":[],"userIdentity":null,"awsRegion":true}"#;
-        let (view, _) = record(text).unwrap();
+        let (view, _) = scanned(text).unwrap();
         assert_eq!(view.read_only, Some(LenientBool(true)));
         assert_eq!(view.management_event, Some(LenientBool(false)));
         assert!(view.event_name.is_none() && view.error_code.is_none());
@@ -644,17 +646,17 @@ mod tests {
             r#"{"x":"\q"}"#,                        // a bad escape
             r#"{"x":"\u12"}"#,                      // a short escape
         ] {
-            assert!(record(text).is_none(), "{text}");
+            assert!(scanned(text).is_none(), "{text}");
         }
         let deep = format!("{{\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
-        assert!(record(&deep).is_none());
+        assert!(scanned(&deep).is_none());
     }
 
     #[test]
     fn every_cut_and_every_byte_flip_agrees_with_serde() {
         for cut in 0..RECORD.len() {
             if let Some(prefix) = RECORD.get(..cut) {
-                assert!(record(prefix).is_none(), "cut at {cut}");
+                assert!(scanned(prefix).is_none(), "cut at {cut}");
             }
         }
         let bytes = RECORD.as_bytes();

@@ -118,7 +118,7 @@ pub enum Test {
         cased: bool,
     },
     /// A regular expression.
-    Re(regex::Regex),
+    Re(Re),
     /// An address in a network.
     Cidr(IpNet),
     /// A numeric comparison, optionally on a part of a timestamp.
@@ -258,6 +258,69 @@ impl StrPat {
             _ => self.is_match(&value.to_lowercase(), true),
         }
     }
+}
+
+/// A compiled `|re` value, with a literal that every match contains when the expression has
+/// one at its top level: a vectorised substring search rules most values out before the
+/// regex runs (`.+:assumed-role/aws:.+` is tested on the ARN of every role-session call).
+#[derive(Debug, Clone)]
+pub struct Re {
+    regex: regex::Regex,
+    literal: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl Re {
+    fn new(regex: regex::Regex, case_insensitive: bool) -> Self {
+        let literal = required_literal(regex.as_str(), case_insensitive)
+            .map(|l| memchr::memmem::Finder::new(l.as_bytes()).into_owned());
+        Re { regex, literal }
+    }
+
+    /// The expression's text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        self.regex.as_str()
+    }
+
+    /// True when the expression matches somewhere in `text`.
+    #[must_use]
+    pub fn is_match(&self, text: &str) -> bool {
+        self.literal
+            .as_ref()
+            .is_none_or(|l| l.find(text.as_bytes()).is_some())
+            && self.regex.is_match(text)
+    }
+}
+
+/// The longest literal of the expression's top-level sequence: every match contains it. None
+/// when the expression has no such literal (or is case-insensitive, where literals become
+/// classes).
+fn required_literal(pattern: &str, case_insensitive: bool) -> Option<String> {
+    use regex_syntax::hir::HirKind;
+    if case_insensitive {
+        return None;
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .nest_limit(100)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    fn unwrap(mut node: &regex_syntax::hir::Hir) -> &regex_syntax::hir::Hir {
+        while let HirKind::Capture(capture) = node.kind() {
+            node = &capture.sub;
+        }
+        node
+    }
+    let literal = |h: &regex_syntax::hir::Hir| match unwrap(h).kind() {
+        HirKind::Literal(l) => std::str::from_utf8(&l.0).ok().map(str::to_owned),
+        _ => None,
+    };
+    let node = unwrap(&hir);
+    match node.kind() {
+        HirKind::Concat(parts) => parts.iter().filter_map(literal).max_by_key(String::len),
+        _ => literal(node),
+    }
+    .filter(|l| !l.is_empty())
 }
 
 impl Test {
@@ -836,7 +899,7 @@ fn compile_item(
                     format!("bad regular expression {text:?}: {first}"),
                 )
             })?;
-            tests.push(Test::Re(re));
+            tests.push(Test::Re(Re::new(re, mods.has("i"))));
             continue;
         }
         if mods.has("cidr") {
@@ -1176,5 +1239,30 @@ fn expr_debug(e: &Expr, d: &Detection) -> String {
                 .collect::<Vec<_>>()
                 .join(" or ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_prefilter_literal_is_required_by_every_match() {
+        assert_eq!(
+            required_literal(".+:assumed-role/aws:.+", false).as_deref(),
+            Some(":assumed-role/aws:")
+        );
+        assert_eq!(
+            required_literal("^(arn:aws:iam::)[0-9]+", false).as_deref(),
+            Some("arn:aws:iam::")
+        );
+        for none in ["abc|def", "(abc)+", "a?", "[ab]+", ".*"] {
+            assert_eq!(required_literal(none, false), None, "{none}");
+        }
+        assert_eq!(required_literal("(?i)abc", false), None);
+        assert_eq!(required_literal("abc", true), None);
+        let re = Re::new(regex::Regex::new(".+:assumed-role/aws:.+").unwrap(), false);
+        assert!(re.is_match("arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1"));
+        assert!(!re.is_match("arn:aws:sts::1:assumed-role/app/i-1"));
     }
 }

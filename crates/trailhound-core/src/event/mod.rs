@@ -222,6 +222,8 @@ struct Scanned {
     /// For each of [`SPAN_KEYS`], the byte range of its (last) value in the text; `(0, 0)`
     /// when absent.
     spans: [(u32, u32); SPAN_KEYS.len()],
+    /// Some typed string field held a bool, an object or an array (read as absent).
+    odd: bool,
 }
 
 /// One CloudTrail record: typed hot fields plus the raw JSON for the rest.
@@ -497,6 +499,15 @@ impl Event {
                 .flatten();
         }
         crate::rawjson::member(self.inner.raw.trim_start(), key)
+    }
+
+    /// True when every typed string field that is absent here ([`Event::error_code`],
+    /// [`UserIdentity::arn`]…) is absent or `null` in the record, never a value of another
+    /// type: a rule can then read those fields without looking at the record's text.
+    #[must_use]
+    pub fn typed_fields_exact(&self) -> bool {
+        let scanned = &self.inner.scanned;
+        scanned.depth > 0 && !scanned.odd
     }
 
     /// The deepest nesting of objects and arrays in the record (the record itself is 1), when

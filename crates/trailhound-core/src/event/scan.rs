@@ -33,9 +33,11 @@ pub(super) fn record<'a>(text: &'a str, view: &mut RecordView<'a>) -> Option<usi
         at: 0,
         depth: 0,
         deepest: 0,
+        odd: false,
     };
     scan.record(view)?;
     view.scanned.depth = u8::try_from(scan.deepest).ok()?;
+    view.scanned.odd = scan.odd;
     Some(scan.at)
 }
 
@@ -45,6 +47,8 @@ struct Scan<'a> {
     at: usize,
     depth: u32,
     deepest: u32,
+    /// A string field held a bool, an object or an array.
+    odd: bool,
 }
 
 /// Eight copies of a byte.
@@ -307,7 +311,11 @@ impl<'a> Scan<'a> {
     fn lenient_str(&mut self) -> Option<Option<Cow<'a, str>>> {
         match self.next()? {
             b'"' => self.string().map(Some),
-            b'n' | b't' | b'f' | b'{' | b'[' => self.skip_value().map(|()| None),
+            b'n' => self.literal(b"null").map(|()| None),
+            b't' | b'f' | b'{' | b'[' => {
+                self.odd = true;
+                self.skip_value().map(|()| None)
+            }
             _ => None,
         }
     }

@@ -245,6 +245,14 @@ impl FilterPattern {
         }
     }
 
+    /// True when the pattern only tests typed string fields (`$.errorCode`, `$.eventName`…),
+    /// which [`FilterPattern::matches_event`] reads without the record's text: a substring
+    /// prefilter over the text would cost more than it saves.
+    #[must_use]
+    pub fn only_typed_fields(&self) -> bool {
+        matches!(self, Self::Json(expr) if only_typed(expr))
+    }
+
     /// Text of which at least one must occur in the record's JSON text for the pattern to
     /// match: a cheap pre-filter before the record's fields are read.
     #[must_use]
@@ -364,6 +372,74 @@ pub(super) fn number(text: &str) -> Option<f64> {
     }
 }
 
+/// The event's typed string fields that a selector can name; each is `None` exactly when
+/// the record has no string there (see [`Event::typed_fields_exact`]).
+#[derive(Clone, Copy)]
+enum Typed {
+    EventName,
+    EventSource,
+    ErrorCode,
+    ErrorMessage,
+    UserAgent,
+    Arn,
+    AccountId,
+    UserName,
+    PrincipalId,
+    AccessKeyId,
+    InvokedBy,
+}
+
+impl Typed {
+    fn of(path: &[Step]) -> Option<Typed> {
+        Some(match path {
+            [Step::Key(k)] => match k.as_str() {
+                "eventName" => Typed::EventName,
+                "eventSource" => Typed::EventSource,
+                "errorCode" => Typed::ErrorCode,
+                "errorMessage" => Typed::ErrorMessage,
+                "userAgent" => Typed::UserAgent,
+                _ => return None,
+            },
+            [Step::Key(a), Step::Key(k)] if a == "userIdentity" => match k.as_str() {
+                "arn" => Typed::Arn,
+                "accountId" => Typed::AccountId,
+                "userName" => Typed::UserName,
+                "principalId" => Typed::PrincipalId,
+                "accessKeyId" => Typed::AccessKeyId,
+                "invokedBy" => Typed::InvokedBy,
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+
+    fn read(self, event: &Event) -> Option<&str> {
+        let id = event.user_identity();
+        match self {
+            Typed::EventName => Some(event.event_name()),
+            Typed::EventSource => Some(event.event_source()),
+            Typed::ErrorCode => event.error_code(),
+            Typed::ErrorMessage => event.error_message(),
+            Typed::UserAgent => event.user_agent(),
+            Typed::Arn => id.arn.as_deref(),
+            Typed::AccountId => id.account_id.as_deref(),
+            Typed::UserName => id.user_name.as_deref(),
+            Typed::PrincipalId => id.principal_id.as_deref(),
+            Typed::AccessKeyId => id.access_key_id.as_deref(),
+            Typed::InvokedBy => id.invoked_by.as_deref(),
+        }
+    }
+}
+
+/// True when every test of the expression is a string test of a [`Typed`] field.
+fn only_typed(expr: &Expr) -> bool {
+    match expr {
+        Expr::And(a, b) | Expr::Or(a, b) => only_typed(a) && only_typed(b),
+        Expr::Str { path, .. } => Typed::of(path).is_some(),
+        _ => false,
+    }
+}
+
 fn eval(expr: &Expr, record: Root<'_>) -> bool {
     match expr {
         Expr::And(a, b) => eval(a, record) && eval(b, record),
@@ -373,6 +449,15 @@ fn eval(expr: &Expr, record: Root<'_>) -> bool {
             negated,
             test,
         } => {
+            // A typed field, when the event's typed fields say all there is to know.
+            if let Root::Event(event) = record
+                && event.typed_fields_exact()
+                && let Some(field) = Typed::of(path)
+            {
+                return field
+                    .read(event)
+                    .is_some_and(|text| test.matches(text) != *negated);
+            }
             let Some(value) = resolve(record, path) else {
                 return false;
             };
@@ -805,6 +890,50 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_fields_and_the_text_agree() {
+        let event = |body: &str| {
+            let raw = format!(
+                r#"{{"eventTime":"2026-01-01T00:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances"{body}}}"#
+            );
+            Event::from_json(raw, trailhound_core::Origin::new("t", 0)).unwrap()
+        };
+        let denied = FilterPattern::parse(r#"{ $.errorCode = "AccessDenied*" }"#).unwrap();
+        let odd = FilterPattern::parse(r#"{ $.errorCode = "true" }"#).unwrap();
+        let absent = FilterPattern::parse(r#"{ $.errorCode != "x" }"#).unwrap();
+        assert!(
+            denied.only_typed_fields()
+                && !FilterPattern::parse("{ $.a = 1 }")
+                    .unwrap()
+                    .only_typed_fields()
+        );
+        for (body, want) in [
+            (r#","errorCode":"AccessDenied""#, [true, false, true]),
+            (
+                r#","errorCode":"Client.UnauthorizedOperation""#,
+                [false, false, true],
+            ),
+            ("", [false, false, false]),
+            (r#","errorCode":null"#, [false, false, false]),
+            // Not a string: read from the text, as a string of its JSON.
+            (r#","errorCode":true"#, [false, true, true]),
+        ] {
+            let e = event(body);
+            let got = [
+                denied.matches_event(&e),
+                odd.matches_event(&e),
+                absent.matches_event(&e),
+            ];
+            assert_eq!(got, want, "{body}");
+            let text = [
+                denied.matches(e.raw()),
+                odd.matches(e.raw()),
+                absent.matches(e.raw()),
+            ];
+            assert_eq!(text, want, "{body} (text)");
+        }
+    }
 
     // Regression (fuzz target metric_filter_pattern): deeply nested parentheses and long
     // `||` chains recursed once per level while parsing, matching and dropping the

@@ -118,7 +118,7 @@ pub enum Test {
         cased: bool,
     },
     /// A regular expression.
-    Re(Re),
+    Re(Box<Re>),
     /// An address in a network.
     Cidr(IpNet),
     /// A numeric comparison, optionally on a part of a timestamp.
@@ -899,7 +899,7 @@ fn compile_item(
                     format!("bad regular expression {text:?}: {first}"),
                 )
             })?;
-            tests.push(Test::Re(Re::new(re, mods.has("i"))));
+            tests.push(Test::Re(Box::new(Re::new(re, mods.has("i")))));
             continue;
         }
         if mods.has("cidr") {

@@ -189,7 +189,7 @@ impl MetricFilterConfig {
             .map_err(|e| config_error(format!("filter pattern {:?}: {e}", self.pattern)))?;
         let value = MetricValue::parse(&self.metric_value).map_err(config_error)?;
         self.alarm.validate().map_err(config_error)?;
-        let needles = if pattern.only_typed_fields() {
+        let needles = if pattern.rules_out_on_typed_fields() {
             None
         } else {
             pattern.required_text().map(|n| AnyLiteral::new(&n))

@@ -245,12 +245,12 @@ impl FilterPattern {
         }
     }
 
-    /// True when the pattern only tests typed string fields (`$.errorCode`, `$.eventName`…),
-    /// which [`FilterPattern::matches_event`] reads without the record's text: a substring
-    /// prefilter over the text would cost more than it saves.
+    /// True when [`FilterPattern::matches_event`] rules most records out on typed fields
+    /// (`$.errorCode`, `$.eventName`, `$.userIdentity.type`…) without reading the record's
+    /// text: a substring prefilter over the text would cost more than it saves.
     #[must_use]
-    pub fn only_typed_fields(&self) -> bool {
-        matches!(self, Self::Json(expr) if only_typed(expr))
+    pub fn rules_out_on_typed_fields(&self) -> bool {
+        matches!(self, Self::Json(expr) if typed_test_required(expr))
     }
 
     /// Text of which at least one must occur in the record's JSON text for the pattern to
@@ -378,6 +378,8 @@ pub(super) fn number(text: &str) -> Option<f64> {
 enum Typed {
     EventName,
     EventSource,
+    EventType,
+    IdentityType,
     ErrorCode,
     ErrorMessage,
     UserAgent,
@@ -395,12 +397,14 @@ impl Typed {
             [Step::Key(k)] => match k.as_str() {
                 "eventName" => Typed::EventName,
                 "eventSource" => Typed::EventSource,
+                "eventType" => Typed::EventType,
                 "errorCode" => Typed::ErrorCode,
                 "errorMessage" => Typed::ErrorMessage,
                 "userAgent" => Typed::UserAgent,
                 _ => return None,
             },
             [Step::Key(a), Step::Key(k)] if a == "userIdentity" => match k.as_str() {
+                "type" => Typed::IdentityType,
                 "arn" => Typed::Arn,
                 "accountId" => Typed::AccountId,
                 "userName" => Typed::UserName,
@@ -413,11 +417,16 @@ impl Typed {
         })
     }
 
-    fn read(self, event: &Event) -> Option<&str> {
+    /// The field's value (`Some(None)`: absent or `null`), or `None` when the typed field
+    /// cannot tell (an empty `userIdentity.type` may be absent or written empty).
+    fn read(self, event: &Event) -> Option<Option<&str>> {
         let id = event.user_identity();
-        match self {
+        Some(match self {
             Typed::EventName => Some(event.event_name()),
             Typed::EventSource => Some(event.event_source()),
+            Typed::EventType => event.event_type(),
+            Typed::IdentityType if id.type_name.is_empty() => return None,
+            Typed::IdentityType => Some(id.type_name.as_str()),
             Typed::ErrorCode => event.error_code(),
             Typed::ErrorMessage => event.error_message(),
             Typed::UserAgent => event.user_agent(),
@@ -427,14 +436,17 @@ impl Typed {
             Typed::PrincipalId => id.principal_id.as_deref(),
             Typed::AccessKeyId => id.access_key_id.as_deref(),
             Typed::InvokedBy => id.invoked_by.as_deref(),
-        }
+        })
     }
 }
 
-/// True when every test of the expression is a string test of a [`Typed`] field.
-fn only_typed(expr: &Expr) -> bool {
+/// True when a record can be ruled out on typed fields alone: some test that must hold for
+/// a match is a string test of a [`Typed`] field (evaluation tries the left side of `&&`
+/// first, and such a test fails without reading the record's text).
+fn typed_test_required(expr: &Expr) -> bool {
     match expr {
-        Expr::And(a, b) | Expr::Or(a, b) => only_typed(a) && only_typed(b),
+        Expr::And(a, b) => typed_test_required(a) || typed_test_required(b),
+        Expr::Or(a, b) => typed_test_required(a) && typed_test_required(b),
         Expr::Str { path, .. } => Typed::of(path).is_some(),
         _ => false,
     }
@@ -452,11 +464,9 @@ fn eval(expr: &Expr, record: Root<'_>) -> bool {
             // A typed field, when the event's typed fields say all there is to know.
             if let Root::Event(event) = record
                 && event.typed_fields_exact()
-                && let Some(field) = Typed::of(path)
+                && let Some(value) = Typed::of(path).and_then(|field| field.read(event))
             {
-                return field
-                    .read(event)
-                    .is_some_and(|text| test.matches(text) != *negated);
+                return value.is_some_and(|text| test.matches(text) != *negated);
             }
             let Some(value) = resolve(record, path) else {
                 return false;
@@ -902,11 +912,23 @@ mod tests {
         let denied = FilterPattern::parse(r#"{ $.errorCode = "AccessDenied*" }"#).unwrap();
         let odd = FilterPattern::parse(r#"{ $.errorCode = "true" }"#).unwrap();
         let absent = FilterPattern::parse(r#"{ $.errorCode != "x" }"#).unwrap();
+        assert!(denied.rules_out_on_typed_fields());
         assert!(
-            denied.only_typed_fields()
-                && !FilterPattern::parse("{ $.a = 1 }")
-                    .unwrap()
-                    .only_typed_fields()
+            !FilterPattern::parse("{ $.a = 1 }")
+                .unwrap()
+                .rules_out_on_typed_fields()
+        );
+        assert!(
+            FilterPattern::parse(
+                r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS }"#
+            )
+            .unwrap()
+            .rules_out_on_typed_fields()
+        );
+        assert!(
+            !FilterPattern::parse(r#"{ $.eventName = "A" || $.a = "b" }"#)
+                .unwrap()
+                .rules_out_on_typed_fields()
         );
         for (body, want) in [
             (r#","errorCode":"AccessDenied""#, [true, false, true]),

@@ -61,7 +61,7 @@ pub struct HuntArgs {
     /// Largest record, in KiB.
     #[arg(long, value_name = "KIB", default_value_t = trailhound_ingest::DEFAULT_MAX_RECORD_BYTES >> 10)]
     pub max_record_kib: usize,
-    /// Decoding threads (default: one per core).
+    /// Decoding threads (default: one per core, plus one).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Append every event and alert to the event store in DIR (see `trailhound query`).

@@ -66,6 +66,13 @@ fn decode(c: &mut Criterion) {
                 .count()
         });
     });
+    // What `decode_object` does with a single-member object: libdeflate, whole.
+    let mut whole = trailhound_ingest::WholeInflater::default();
+    let mut out = Vec::new();
+    group.bench_function("inflate_whole", |b| {
+        b.iter(|| whole.inflate(&data, 1 << 30, &mut out));
+    });
+    // The streaming decoder (multi-member, truncated or corrupt objects).
     let mut inflated = Vec::new();
     group.bench_function("inflate_only", |b| {
         b.iter(|| {

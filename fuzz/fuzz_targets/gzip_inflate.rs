@@ -1,11 +1,13 @@
 //! Any bytes through the capped gzip decoder: it must stop at the cap, report truncation or
-//! corruption as an error, and never panic. `inflate_into` and the streaming reader must agree.
+//! corruption as an error, and never panic. `inflate_into` and the streaming reader must agree,
+//! and the whole-object inflater (libdeflate), when it takes the bytes at all, must give what
+//! they give.
 #![no_main]
 
 use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
-use trailhound_ingest::{CappedGzReader, InflateError, inflate_into};
+use trailhound_ingest::{CappedGzReader, InflateError, WholeInflater, inflate_into};
 
 /// Small enough that a short bomb in the input reaches it.
 const CAP: u64 = 1 << 20;
@@ -37,5 +39,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if result == Err(InflateError::TooLarge) {
         assert_eq!(whole.len() as u64, CAP);
+    }
+    let mut out = vec![0xAA; 64];
+    if let Some(n) = WholeInflater::default().inflate(data, CAP, &mut out) {
+        assert!(result.is_ok(), "whole inflater took what the decoder rejects: {result:?}");
+        assert_eq!(&out[..n], whole.as_slice());
     }
 });

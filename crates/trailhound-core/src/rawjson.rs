@@ -235,8 +235,8 @@ pub fn string(value: &str) -> Option<Cow<'_, str>> {
 }
 
 /// A JSON string body with its escapes decoded (surrogate pairs joined; a lone surrogate
-/// becomes U+FFFD).
-fn unescape(body: &str) -> Option<String> {
+/// becomes U+FFFD). `None` for a malformed escape.
+pub(crate) fn unescape(body: &str) -> Option<String> {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     while let Some(at) = rest.find('\\') {

@@ -182,7 +182,7 @@ impl<'a> Scan<'a> {
         if !escaped {
             return Some(Cow::Borrowed(body));
         }
-        Some(Cow::Owned(unescape(body)?))
+        Some(Cow::Owned(crate::rawjson::unescape(body)?))
     }
 
     /// Skips a string (at its opening quote).
@@ -462,18 +462,28 @@ impl<'a> Scan<'a> {
     }
 
     fn session_issuer(&mut self, view: &mut SessionIssuerView<'a>) -> Option<()> {
+        self.strings(
+            &[b"type", b"principalId", b"arn", b"accountId", b"userName"],
+            &mut [
+                &mut view.kind,
+                &mut view.principal_id,
+                &mut view.arn,
+                &mut view.account_id,
+                &mut view.user_name,
+            ],
+        )
+    }
+
+    /// An object whose known fields are all lenient strings: `names[i]` is read into
+    /// `slots[i]`, anything else skipped.
+    fn strings(&mut self, names: &[&[u8]], slots: &mut [&mut Option<Cow<'a, str>>]) -> Option<()> {
         let mut seen = Seen(0);
         self.object(|scan, key| {
-            let slot = match key {
-                b"type" => (0, &mut view.kind),
-                b"principalId" => (1, &mut view.principal_id),
-                b"arn" => (2, &mut view.arn),
-                b"accountId" => (3, &mut view.account_id),
-                b"userName" => (4, &mut view.user_name),
-                _ => return scan.skip_value(),
+            let Some(i) = names.iter().position(|name| *name == key) else {
+                return scan.skip_value();
             };
-            seen.first(slot.0)?;
-            *slot.1 = scan.lenient_str()?;
+            seen.first(u32::try_from(i).ok()?)?;
+            **slots.get_mut(i)? = scan.lenient_str()?;
             Some(())
         })
     }
@@ -497,18 +507,14 @@ impl<'a> Scan<'a> {
     }
 
     fn tls(&mut self, view: &mut TlsView<'a>) -> Option<()> {
-        let mut seen = Seen(0);
-        self.object(|scan, key| {
-            let slot = match key {
-                b"tlsVersion" => (0, &mut view.tls_version),
-                b"cipherSuite" => (1, &mut view.cipher_suite),
-                b"clientProvidedHostHeader" => (2, &mut view.client_provided_host_header),
-                _ => return scan.skip_value(),
-            };
-            seen.first(slot.0)?;
-            *slot.1 = scan.lenient_str()?;
-            Some(())
-        })
+        self.strings(
+            &[b"tlsVersion", b"cipherSuite", b"clientProvidedHostHeader"],
+            &mut [
+                &mut view.tls_version,
+                &mut view.cipher_suite,
+                &mut view.client_provided_host_header,
+            ],
+        )
     }
 }
 
@@ -524,39 +530,6 @@ impl Seen {
         self.0 |= bit;
         first.then_some(())
     }
-}
-
-/// The text of a string body with escapes (validated by [`Scan::string_end`]: no
-/// surrogates).
-fn unescape(body: &str) -> Option<String> {
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(rest.get(..at)?);
-        let escape = rest.as_bytes().get(at + 1)?;
-        let mut len = 2;
-        out.push(match escape {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                len = 6;
-                let code = rest
-                    .get(at + 2..at + 6)
-                    .and_then(|h| u32::from_str_radix(h, 16).ok())?;
-                char::from_u32(code)?
-            }
-            _ => return None,
-        });
-        rest = rest.get(at + len..)?;
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 #[cfg(test)]

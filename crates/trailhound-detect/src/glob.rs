@@ -26,6 +26,14 @@ impl Glob {
     }
 
     /// True when `text` matches.
+    /// The pattern itself when it has no wildcard.
+    pub(crate) fn literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
     pub(crate) fn is_match(&self, text: &str) -> bool {
         crate::metric_filter::wildcard_match(&self.parts, text)
     }

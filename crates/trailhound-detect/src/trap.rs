@@ -21,6 +21,7 @@ use serde_json::Value;
 use trailhound_core::{Alert, Event, IdentityType, RuleKind, RuleRef, Severity, rawjson};
 
 use crate::glob::Glob;
+use crate::prefilter::AnyLiteral;
 use crate::{Detector, Error, Interest, Result, RuleDoc};
 
 /// Rule id of canary identity alerts.
@@ -129,8 +130,9 @@ struct Trap {
     bucket_prefix: Option<(String, String)>,
     /// Text that a record must contain to hit this honeypot: most records of a honeypot's
     /// service (every S3 data event, every DynamoDB read) are ruled out by one substring
-    /// search of the raw record, without building its JSON tree.
-    needle: Option<String>,
+    /// search of the raw record (with a prebuilt vectorised finder: std's `str::contains`
+    /// builds its searcher on every call), without building its JSON tree.
+    needle: Option<AnyLiteral>,
 }
 
 /// The literal a honeypot's matching records must contain, for the kinds whose value always
@@ -203,7 +205,8 @@ impl TrapsConfig {
                 _ => value.to_owned(),
             };
             let glob = Glob::new(&normalised);
-            let needle = honeypot_needle(&trap.kind, &glob, bucket_prefix.as_ref());
+            let needle = honeypot_needle(&trap.kind, &glob, bucket_prefix.as_ref())
+                .map(|literal| AnyLiteral::new(&[literal]));
             traps.push(Trap {
                 config: trap.clone(),
                 glob,
@@ -254,10 +257,17 @@ impl TrapDetector {
                         .user_name
                         .as_deref()
                         .is_some_and(|n| trap.glob.is_match(n));
+                // The name test first: it rejects almost every ARN without a substring search
+                // (a literal name, the usual case, by comparing the ARN's end).
+                let last_part_matches = |a: &str| match trap.glob.literal() {
+                    Some(name) => {
+                        !name.contains('/')
+                            && a.strip_suffix(name).is_some_and(|head| head.ends_with('/'))
+                    }
+                    None => a.rsplit('/').next().is_some_and(|n| trap.glob.is_match(n)),
+                };
                 let by_arn = id.arn.as_deref().is_some_and(|a| {
-                    trap.glob.is_match(a)
-                        || (a.contains(":user/")
-                            && a.rsplit('/').next().is_some_and(|n| trap.glob.is_match(n)))
+                    trap.glob.is_match(a) || (last_part_matches(a) && a.contains(":user/"))
                 });
                 (by_name || by_arn).then(|| "the caller is the canary user".to_owned())
             }
@@ -273,11 +283,8 @@ impl TrapDetector {
                     }
                 }
                 if let Some(arn) = id.arn.as_deref()
-                    && let Some(rest) = arn.split(":assumed-role/").nth(1)
-                    && rest
-                        .split('/')
-                        .next()
-                        .is_some_and(|role| trap.glob.is_match(role))
+                    && let Some(role) = assumed_role_name(arn)
+                    && trap.glob.is_match(role)
                 {
                     return Some("the caller is a session of the canary role".to_owned());
                 }
@@ -308,9 +315,9 @@ impl TrapDetector {
                 let session = id
                     .arn
                     .as_deref()
-                    .filter(|a| a.contains(":assumed-role/"))
-                    .and_then(|a| a.rsplit('/').next());
-                if session.is_some_and(|s| trap.glob.is_match(s)) {
+                    .and_then(|a| Some((a, a.rsplit('/').next()?)))
+                    .filter(|(a, s)| trap.glob.is_match(s) && assumed_role_name(a).is_some());
+                if session.is_some() {
                     return Some("the caller is the canary role session".to_owned());
                 }
                 param("roleSessionName")
@@ -325,8 +332,12 @@ impl TrapDetector {
         if trap.config.kind.event_source() != Some(event.event_source()) {
             return None;
         }
+        // A honeypot is named in the request or the resources, the only values read below:
+        // the needle is looked for there, not in the whole record.
         if let Some(needle) = &trap.needle
-            && !crate::prefilter::may_contain(event.raw(), needle)
+            && !["requestParameters", "resources"]
+                .iter()
+                .any(|key| event.member(key).is_some_and(|text| needle.may_match(text)))
         {
             return None;
         }
@@ -523,6 +534,15 @@ fn secret_name(id: &str) -> Option<&str> {
     }
 }
 
+/// The role name of an assumed-role session ARN
+/// (`arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`): the resource is split off at the
+/// fifth colon with byte searches, where a substring search per event cost more than the
+/// rest of the canary tests.
+fn assumed_role_name(arn: &str) -> Option<&str> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    resource.strip_prefix("assumed-role/")?.split('/').next()
+}
+
 /// The function name of a Lambda function name, ARN or partial ARN (qualifier dropped).
 pub(crate) fn function_name(id: &str) -> String {
     match id.split(":function:").nth(1) {
@@ -666,6 +686,22 @@ pub fn rule_docs() -> Vec<RuleDoc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assumed_role_names_come_from_the_resource() {
+        let name = assumed_role_name;
+        assert_eq!(
+            name("arn:aws:sts::123456789012:assumed-role/deploy/ci-run-7"),
+            Some("deploy")
+        );
+        assert_eq!(
+            name("arn:aws-us-gov:sts::123456789012:assumed-role/deploy/s"),
+            Some("deploy")
+        );
+        assert_eq!(name("arn:aws:iam::123456789012:user/assumed-role/x"), None);
+        assert_eq!(name("arn:aws:iam::123456789012:role/deploy"), None);
+        assert_eq!(name("assumed-role/deploy/s"), None);
+    }
 
     #[test]
     fn honeypot_needles_are_literals_every_hit_contains() {

@@ -637,6 +637,10 @@ impl Tuned {
     }
 
     fn drain(&mut self, event: Option<&Event>, out: &mut Vec<Alert>) {
+        // Almost every call has nothing to drain: skip building and dropping the iterator.
+        if self.scratch.is_empty() {
+            return;
+        }
         for mut alert in self.scratch.drain(..) {
             if self.tuning.admit(&mut alert, event) {
                 out.push(alert);

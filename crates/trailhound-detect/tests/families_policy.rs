@@ -328,3 +328,62 @@ fn resource_index_and_reader_never_hide_a_violation() {
     assert_eq!(alerts.len(), 2, "{names:?}");
     assert!(names[0].contains("payroll-objects") && names[1].contains("secret-anywhere"));
 }
+
+#[test]
+fn exact_wildcard_and_any_source_policies_all_apply_in_configuration_order() {
+    let named = |name: &str, source: Option<&str>, resource: &str| PolicyConfig {
+        name: name.into(),
+        event_source: source.map(Into::into),
+        resource: resource.into(),
+        severity: None,
+        ignore_aws_services: true,
+        allow: vec![allow(
+            &["arn:aws:iam::123456789012:role/nobody"],
+            &["Query"],
+        )],
+    };
+    let mut d = build(&[
+        named("wildcard-any-source", None, "Orders*"),
+        named("exact", Some("dynamodb.amazonaws.com"), "OrdersTable"),
+        named("other-table", Some("dynamodb.amazonaws.com"), "Invoices"),
+        named("exact-any-source", None, "OrdersTable"),
+        named("other-service", Some("s3.amazonaws.com"), "OrdersTable"),
+        named("wildcard", Some("dynamodb.amazonaws.com"), "*Table"),
+    ])
+    .unwrap();
+    let query = record(
+        T,
+        "dynamodb.amazonaws.com",
+        "Query",
+        role("Reporting", "r-1"),
+        json!({"requestParameters": {"tableName": "OrdersTable"}}),
+    );
+    let alerts = run(&mut d, &[query]);
+    let policies: Vec<&str> = alerts
+        .iter()
+        .map(|a| a.context["policy"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        policies,
+        [
+            "wildcard-any-source",
+            "exact",
+            "exact-any-source",
+            "wildcard"
+        ]
+    );
+    // An event of a source without a policy of its own meets only the any-source ones.
+    let get = record(
+        T,
+        "lambda.amazonaws.com",
+        "GetFunction",
+        role("Reporting", "r-1"),
+        json!({"requestParameters": {"functionName": "OrdersTable"}}),
+    );
+    let alerts = run(&mut d, &[get]);
+    let policies: Vec<&str> = alerts
+        .iter()
+        .map(|a| a.context["policy"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(policies, ["wildcard-any-source", "exact-any-source"]);
+}

@@ -413,3 +413,37 @@ fn bad_trap_config_is_refused() {
         .is_err()
     );
 }
+
+#[test]
+fn honeypot_names_are_found_in_the_request_and_resources_even_escaped() {
+    use trailhound_core::{Event, Origin};
+    use trailhound_detect::Detector;
+    let observe = |raw: &str| {
+        let event = Event::from_json(raw, Origin::new("t", 0)).unwrap();
+        let mut out = Vec::new();
+        detector().observe(&event, &mut out);
+        out.len()
+    };
+    let head = r#"{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/alice","accountId":"123456789012","userName":"alice"},"eventTime":"2026-03-02T10:00:00Z","eventSource":"dynamodb.amazonaws.com","eventName":"Scan","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2.15.0","#;
+    // In the request, written with an escape that hides the literal from a plain search.
+    assert_eq!(
+        observe(&format!(
+            r#"{head}"requestParameters":{{"tableName":"payroll\u002d2019-archive"}}}}"#
+        )),
+        1
+    );
+    // In the resources only.
+    assert_eq!(
+        observe(&format!(
+            r#"{head}"requestParameters":null,"resources":[{{"ARN":"arn:aws:dynamodb:us-east-1:123456789012:table/payroll-2019-archive"}}]}}"#
+        )),
+        1
+    );
+    // Elsewhere in the record (an error message), the table is not what the call touched.
+    assert_eq!(
+        observe(&format!(
+            r#"{head}"requestParameters":{{"tableName":"orders"}},"errorMessage":"see payroll-2019-archive"}}"#
+        )),
+        0
+    );
+}

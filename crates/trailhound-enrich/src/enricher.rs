@@ -167,6 +167,20 @@ impl Enricher {
         event.set_enrichment(found)
     }
 
+    /// [`Enricher::enrich`] for an event this thread holds alone (see
+    /// [`Event::set_enrichment_mut`]).
+    pub fn enrich_mut(&mut self, event: &mut Event) -> bool {
+        if self.is_empty() || event.enrichment().is_some() {
+            return false;
+        }
+        let Some(ip) = event.source_ip() else {
+            return false;
+        };
+        let found = self.lookup(ip);
+        self.stats.enriched += 1;
+        event.set_enrichment_mut(found)
+    }
+
     /// Enriches every event of a slice.
     pub fn enrich_all(&mut self, events: &[Event]) {
         for event in events {

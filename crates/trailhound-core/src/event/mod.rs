@@ -244,11 +244,11 @@ struct EventInner {
     recipient_account_id: Option<SmallStr>,
     user_identity: UserIdentity,
     source: SourceAddress,
-    user_agent: Option<Box<str>>,
+    user_agent: Option<Text>,
     error_code: Option<SmallStr>,
-    error_message: Option<Box<str>>,
+    error_message: Option<Text>,
     read_only: Option<bool>,
-    event_id: SmallStr,
+    event_id: Text,
     event_type: Option<SmallStr>,
     management_event: Option<bool>,
     shared_event_id: Option<SmallStr>,
@@ -266,7 +266,7 @@ impl fmt::Debug for Event {
             .field("event_time", &self.inner.event_time)
             .field("event_source", &self.inner.event_source)
             .field("event_name", &self.inner.event_name)
-            .field("event_id", &self.inner.event_id)
+            .field("event_id", &self.event_id())
             .field("origin", &self.inner.origin)
             .finish_non_exhaustive()
     }
@@ -290,7 +290,7 @@ impl Event {
             Some(len) if raw.get(len..).is_some_and(|r| r.trim_start().is_empty()) => {}
             _ => view = serde_json::from_str(&raw).map_err(|source| Error::Json { source })?,
         }
-        let inner = build_inner(&view, origin)?;
+        let inner = build_inner(&view, &raw, origin)?;
         Ok(Event::with_raw(inner, raw))
     }
 
@@ -334,7 +334,8 @@ impl Event {
             }
         };
         let raw = text.get(..len).unwrap_or(text);
-        let event = build_inner(&view, origin).map(|inner| Event::with_raw(inner, raw.into()));
+        let event =
+            build_inner(&view, text, origin).map(|inner| Event::with_raw(inner, raw.into()));
         Ok((len, event))
     }
 
@@ -399,7 +400,10 @@ impl Event {
     /// `userAgent`.
     #[must_use]
     pub fn user_agent(&self) -> Option<&str> {
-        self.inner.user_agent.as_deref()
+        self.inner
+            .user_agent
+            .as_ref()
+            .map(|t| t.get(&self.inner.raw))
     }
     /// `errorCode`.
     #[must_use]
@@ -409,7 +413,10 @@ impl Event {
     /// `errorMessage`.
     #[must_use]
     pub fn error_message(&self) -> Option<&str> {
-        self.inner.error_message.as_deref()
+        self.inner
+            .error_message
+            .as_ref()
+            .map(|t| t.get(&self.inner.raw))
     }
     /// `readOnly`.
     #[must_use]
@@ -419,7 +426,7 @@ impl Event {
     /// `eventID`.
     #[must_use]
     pub fn event_id(&self) -> &str {
-        &self.inner.event_id
+        self.inner.event_id.get(&self.inner.raw)
     }
     /// `eventType`, e.g. `AwsApiCall`, `AwsConsoleSignIn`, `AwsCloudTrailInsight`.
     #[must_use]
@@ -529,6 +536,20 @@ impl Event {
         self.inner.enrichment.set(enrichment).is_ok()
     }
 
+    /// [`Event::set_enrichment`] for an event not shared yet (the usual case right after
+    /// decoding): the value is stored without the once-cell's synchronisation, which cost
+    /// more than the lookup it records. Shared events fall back to the synchronised set.
+    pub fn set_enrichment_mut(&mut self, enrichment: Enrichment) -> bool {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) if inner.enrichment.get().is_none() => {
+                inner.enrichment = OnceLock::from(enrichment);
+                true
+            }
+            Some(_) => false,
+            None => self.set_enrichment(enrichment),
+        }
+    }
+
     /// The principal's ARN: `userIdentity.arn`, else the session issuer's, else the
     /// `invokedBy` service, else the principal id.
     #[must_use]
@@ -594,7 +615,9 @@ impl Event {
 }
 
 /// The hot fields of a parsed record view; `raw` is set by the caller.
-fn build_inner(view: &RecordView<'_>, origin: Origin) -> Result<EventInner> {
+/// Builds an event from the fields read out of `text` (the record's text, or text that starts
+/// with it: the record's raw text is attached afterwards and starts where `text` does).
+fn build_inner(view: &RecordView<'_>, text: &str, origin: Origin) -> Result<EventInner> {
     let event_time = view.event_time.as_deref().ok_or(Error::NotARecord {
         missing: "eventTime",
     })?;
@@ -623,11 +646,14 @@ fn build_inner(view: &RecordView<'_>, origin: Origin) -> Result<EventInner> {
             .as_deref()
             .map(SourceAddress::new)
             .unwrap_or_default(),
-        user_agent: view.user_agent.as_deref().map(Box::from),
+        user_agent: view.user_agent.as_deref().map(|v| Text::of(v, text)),
         error_code: small(&view.error_code),
-        error_message: view.error_message.as_deref().map(Box::from),
+        error_message: view.error_message.as_deref().map(|v| Text::of(v, text)),
         read_only: view.read_only.map(|b| b.0),
-        event_id: small(&view.event_id).unwrap_or_default(),
+        event_id: view
+            .event_id
+            .as_deref()
+            .map_or(Text::Owned(Box::default()), |v| Text::of(v, text)),
         event_type: small(&view.event_type),
         management_event: view.management_event.map(|b| b.0),
         shared_event_id: small(&view.shared_event_id),
@@ -642,6 +668,44 @@ fn build_inner(view: &RecordView<'_>, origin: Origin) -> Result<EventInner> {
         json: OnceLock::new(),
         enrichment: OnceLock::new(),
     })
+}
+
+/// A long string field of an event: where it lies in the record's text when it was written
+/// without escapes (no copy and no allocation: the event id, user agent and error message were
+/// three of the allocations every record cost), else its unescaped value.
+#[derive(Debug, Clone)]
+enum Text {
+    /// Byte offsets into the record's text.
+    Span {
+        start: u32,
+        end: u32,
+    },
+    Owned(Box<str>),
+}
+
+impl Text {
+    /// `value` as a span of `text` when it is a slice of it (a value borrowed by the decoder),
+    /// else owned (an unescaped copy).
+    fn of(value: &str, text: &str) -> Text {
+        let base = text.as_ptr() as usize;
+        let at = value.as_ptr() as usize;
+        if at >= base && at + value.len() <= base + text.len() {
+            let start = at - base;
+            if let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(start + value.len()))
+            {
+                return Text::Span { start, end };
+            }
+        }
+        Text::Owned(value.into())
+    }
+
+    /// The value, given the record's text.
+    fn get<'a>(&'a self, raw: &'a str) -> &'a str {
+        match self {
+            Text::Span { start, end } => raw.get(*start as usize..*end as usize).unwrap_or(""),
+            Text::Owned(value) => value,
+        }
+    }
 }
 
 fn small(value: &Option<Cow<'_, str>>) -> Option<SmallStr> {
@@ -946,6 +1010,51 @@ mod tests {
         assert_eq!(
             e.tls_details().and_then(|t| t.tls_version.as_deref()),
             Some("TLSv1.3")
+        );
+    }
+
+    #[test]
+    fn enrichment_is_set_once_alone_or_shared() {
+        let country = |c: &str| Enrichment {
+            country: Some(c.into()),
+            ..Enrichment::default()
+        };
+        let mut alone = Event::from_json(ROLE, Origin::new("f.json", 0)).unwrap();
+        assert!(alone.set_enrichment_mut(country("NL")));
+        assert!(!alone.set_enrichment_mut(country("FR")));
+        assert_eq!(alone.enrichment().unwrap().country.as_deref(), Some("NL"));
+
+        let mut shared = Event::from_json(ROLE, Origin::new("f.json", 0)).unwrap();
+        let other = shared.clone();
+        assert!(shared.set_enrichment_mut(country("DE")));
+        assert!(!shared.set_enrichment_mut(country("FR")));
+        assert_eq!(other.enrichment().unwrap().country.as_deref(), Some("DE"));
+    }
+
+    #[test]
+    fn long_strings_read_from_the_text_or_unescaped() {
+        let record = r#"{"eventTime":"2026-01-02T03:04:05Z","eventSource":"s3.amazonaws.com",
+            "eventName":"GetObject","eventID":"0a1b2c3d-0000-4000-8000-00000000000a",
+            "userAgent":"agent \"quoted\" \u00e9","errorMessage":"Access Denied",
+            "errorCode":"AccessDenied"}"#;
+        let check = |e: &Event| {
+            assert_eq!(e.event_id(), "0a1b2c3d-0000-4000-8000-00000000000a");
+            assert_eq!(e.user_agent(), Some("agent \"quoted\" \u{e9}"));
+            assert_eq!(e.error_message(), Some("Access Denied"));
+        };
+        check(&Event::from_json(record, Origin::new("f.json", 0)).unwrap());
+        let doc = format!("{record} ,{{}}");
+        let (len, event) = Event::from_json_prefix(&doc, Origin::new("f.json", 0)).unwrap();
+        assert_eq!(len, record.len());
+        check(&event.unwrap());
+        // Through serde_json (the scanner leaves records with escaped keys to it).
+        let odd = record.replacen('{', r#"{"extra\u0041":1,"#, 1);
+        check(&Event::from_json(odd, Origin::new("f.json", 0)).unwrap());
+        let missing = r#"{"eventTime":"2026-01-02T03:04:05Z","eventSource":"s","eventName":"n"}"#;
+        let e = Event::from_json(missing, Origin::new("f.json", 0)).unwrap();
+        assert_eq!(
+            (e.event_id(), e.user_agent(), e.error_message()),
+            ("", None, None)
         );
     }
 

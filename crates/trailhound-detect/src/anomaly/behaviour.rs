@@ -171,7 +171,13 @@ pub struct BehaviourDetector {
     principals: HashMap<u64, PrincipalState>,
     accounts: HashMap<u64, AccountState>,
     pending: BTreeMap<u64, Pending>,
+    /// User agent → (family, the family's baseline hash): one lookup per event instead of
+    /// lowering, searching and formatting the agent each time. Not part of the baselines.
+    agent_families: HashMap<Box<str>, (std::sync::Arc<str>, u64)>,
 }
+
+/// Distinct user agents whose family is remembered; the cache starts over beyond it.
+const AGENT_FAMILY_CACHE: usize = 16_384;
 
 impl std::fmt::Debug for BehaviourDetector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -195,7 +201,23 @@ impl BehaviourDetector {
             principals: HashMap::default(),
             accounts: HashMap::default(),
             pending: BTreeMap::new(),
+            agent_families: HashMap::default(),
         }
+    }
+
+    /// The normalised family of a user agent and its baseline hash, remembered.
+    fn agent_family(&mut self, agent: &str) -> (std::sync::Arc<str>, u64) {
+        if let Some(known) = self.agent_families.get(agent) {
+            return known.clone();
+        }
+        if self.agent_families.len() >= AGENT_FAMILY_CACHE {
+            self.agent_families.clear();
+        }
+        let family = normalise_user_agent(agent);
+        let hash = stable_hash(&family);
+        let known = (std::sync::Arc::<str>::from(family), hash);
+        self.agent_families.insert(agent.into(), known.clone());
+        known
     }
 
     /// How many principals and accounts have a baseline.
@@ -417,6 +439,11 @@ impl BehaviourDetector {
         }
         let warm;
         let forget_secs = i64::from(config.forget_after_days) * SECS_PER_DAY;
+        let console_login = event.event_name() == "ConsoleLogin";
+        let agent = event
+            .user_agent()
+            .filter(|_| !event.source().is_aws_service() && !console_login)
+            .map(|agent| (agent, self.agent_family(agent)));
         {
             let Some(state) = self.principals.get(&key) else {
                 return;
@@ -444,7 +471,6 @@ impl BehaviourDetector {
             stable_hash(event.event_name()) ^ stable_hash(event.event_source()).rotate_left(17);
         let api_before = state.apis.get(api_key).copied();
         let api_is_new = api_before.is_none_or(|s| now - s.last > forget_secs);
-        let console_login = event.event_name() == "ConsoleLogin";
         if warm && api_is_new && !console_login {
             let api_name = event.event_name();
             let score = if SENSITIVE_APIS.contains(&api_name) {
@@ -568,17 +594,13 @@ impl BehaviourDetector {
         }
 
         // User agent family.
-        if let Some(agent) = event.user_agent()
-            && !event.source().is_aws_service()
-            && !console_login
-        {
-            let family = normalise_user_agent(agent);
-            let before = state.agents.touch(stable_hash(&family), time, values_cap);
+        if let Some((agent, (family, family_hash))) = agent {
+            let before = state.agents.touch(family_hash, time, values_cap);
             let is_new = before.is_none_or(|s| now - s.last > forget_secs);
             if warm && is_new && !state.agent_labels.as_slice().is_empty() {
                 let mut context = base_context(state);
                 context.insert("user_agent".into(), agent.into());
-                context.insert("user_agent_family".into(), family.as_str().into());
+                context.insert("user_agent_family".into(), (&*family).into());
                 context.insert(
                     "usual_user_agents".into(),
                     state.agent_labels.as_slice().into(),

@@ -297,40 +297,41 @@ pub fn run_hunt(
         let mut detection = Detection::new(scope, engine, split);
         let mut work = Work::default();
         let mut failed = None;
-        let report = trailhound_ingest::ingest(&inputs, &options.ingest, &mut |batch, stats| {
-            let mut kept = Vec::with_capacity(batch.events.len());
-            for (i, event) in batch.events.iter().enumerate() {
-                let time = event.event_time();
-                if time < since || time >= until {
-                    outcome.filtered += 1;
-                    continue;
+        let report =
+            trailhound_ingest::ingest(&inputs, &options.ingest, &mut |mut batch, stats| {
+                let mut kept = Vec::with_capacity(batch.events.len());
+                for (i, event) in batch.events.iter_mut().enumerate() {
+                    let time = event.event_time();
+                    if time < since || time >= until {
+                        outcome.filtered += 1;
+                        continue;
+                    }
+                    if let Some(enricher) = enricher.as_mut() {
+                        enricher.enrich_mut(event);
+                    }
+                    kept.push(i);
                 }
-                if let Some(enricher) = enricher.as_mut() {
-                    enricher.enrich(event);
-                }
-                kept.push(i);
-            }
-            work.push(batch, kept);
-            if work.len() >= WORK_EVENTS || work.batches.len() >= WORK_EVENTS {
-                for detected in detection.submit(std::mem::take(&mut work)) {
-                    if let Err(e) = deliver(detected, &mut outcome.alerts) {
-                        failed = Some(e);
-                        return ControlFlow::Break(());
+                work.push(batch, kept);
+                if work.len() >= WORK_EVENTS || work.batches.len() >= WORK_EVENTS {
+                    for detected in detection.submit(std::mem::take(&mut work)) {
+                        if let Err(e) = deliver(detected, &mut outcome.alerts) {
+                            failed = Some(e);
+                            return ControlFlow::Break(());
+                        }
                     }
                 }
-            }
-            if let Some(bar) = &progress {
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
-                bar.set_position(stats.files);
-                bar.set_message(format!(
-                    "{} events, {:.1} MB, {:.0} events/s",
-                    stats.events,
-                    stats.bytes_read as f64 / 1e6,
-                    stats.events as f64 / secs
-                ));
-            }
-            ControlFlow::Continue(())
-        });
+                if let Some(bar) = &progress {
+                    let secs = started.elapsed().as_secs_f64().max(1e-3);
+                    bar.set_position(stats.files);
+                    bar.set_message(format!(
+                        "{} events, {:.1} MB, {:.0} events/s",
+                        stats.events,
+                        stats.bytes_read as f64 / 1e6,
+                        stats.events as f64 / secs
+                    ));
+                }
+                ControlFlow::Continue(())
+            });
         let mut done = detection.submit(std::mem::take(&mut work));
         let mut finished = detection.finish()?;
         let report = report?;

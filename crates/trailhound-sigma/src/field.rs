@@ -6,113 +6,17 @@ use std::borrow::Cow;
 use smallvec::SmallVec;
 use trailhound_core::{Event, rawjson};
 
-/// A hot field, read from [`Event`]'s typed accessors without parsing the record's JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hot {
-    /// `eventName`
-    EventName,
-    /// `eventSource`
-    EventSource,
-    /// `awsRegion`
-    AwsRegion,
-    /// `sourceIPAddress`
-    SourceIpAddress,
-    /// `userAgent`
-    UserAgent,
-    /// The source address's country from enrichment (Sigma taxonomy `src_country`).
-    SourceCountry,
-    /// `errorCode`
-    ErrorCode,
-    /// `errorMessage`
-    ErrorMessage,
-    /// `eventType`
-    EventType,
-    /// `recipientAccountId`
-    RecipientAccountId,
-    /// `eventID`
-    EventId,
-    /// `readOnly`
-    ReadOnly,
-    /// `userIdentity.type`
-    IdentityType,
-    /// `userIdentity.arn`
-    IdentityArn,
-    /// `userIdentity.accountId`
-    IdentityAccountId,
-    /// `userIdentity.userName`
-    IdentityUserName,
-    /// `userIdentity.principalId`
-    IdentityPrincipalId,
-    /// `userIdentity.accessKeyId`
-    IdentityAccessKeyId,
-    /// `userIdentity.invokedBy`
-    IdentityInvokedBy,
-    /// `userIdentity.sessionContext.sessionIssuer.userName`
-    IssuerUserName,
-    /// `userIdentity.sessionContext.sessionIssuer.arn`
-    IssuerArn,
-}
+pub use trailhound_core::field::Hot;
 
-impl Hot {
-    /// The hot field for a dotted path, if it is one.
-    #[must_use]
-    pub fn of(path: &str) -> Option<Hot> {
-        Some(match path {
-            "eventName" => Hot::EventName,
-            "src_ip" | "sourceIPAddress" => Hot::SourceIpAddress,
-            "src_country" => Hot::SourceCountry,
-            "eventSource" => Hot::EventSource,
-            "awsRegion" => Hot::AwsRegion,
-            "userAgent" => Hot::UserAgent,
-            "errorCode" => Hot::ErrorCode,
-            "errorMessage" => Hot::ErrorMessage,
-            "eventType" => Hot::EventType,
-            "recipientAccountId" => Hot::RecipientAccountId,
-            "eventID" => Hot::EventId,
-            "readOnly" => Hot::ReadOnly,
-            "userIdentity.type" => Hot::IdentityType,
-            "userIdentity.arn" => Hot::IdentityArn,
-            "userIdentity.accountId" => Hot::IdentityAccountId,
-            "userIdentity.userName" => Hot::IdentityUserName,
-            "userIdentity.principalId" => Hot::IdentityPrincipalId,
-            "userIdentity.accessKeyId" => Hot::IdentityAccessKeyId,
-            "userIdentity.invokedBy" => Hot::IdentityInvokedBy,
-            "userIdentity.sessionContext.sessionIssuer.userName" => Hot::IssuerUserName,
-            "userIdentity.sessionContext.sessionIssuer.arn" => Hot::IssuerArn,
-            _ => return None,
-        })
-    }
-
-    fn read(self, event: &Event) -> Option<&str> {
-        let id = event.user_identity();
-        let issuer = || id.session_issuer.as_ref();
-        let non_empty = |s: &str| (!s.is_empty()).then_some(());
-        match self {
-            Hot::EventName => Some(event.event_name()),
-            Hot::EventSource => Some(event.event_source()),
-            Hot::AwsRegion => non_empty(event.aws_region()).map(|()| event.aws_region()),
-            Hot::SourceIpAddress => {
-                let t = event.source().text.as_str();
-                non_empty(t).map(|()| t)
-            }
-            Hot::UserAgent => event.user_agent(),
-            Hot::SourceCountry => event.enrichment().and_then(|e| e.country.as_deref()),
-            Hot::ErrorCode => event.error_code(),
-            Hot::ErrorMessage => event.error_message(),
-            Hot::EventType => event.event_type(),
-            Hot::RecipientAccountId => event.recipient_account_id(),
-            Hot::EventId => non_empty(event.event_id()).map(|()| event.event_id()),
-            Hot::ReadOnly => event.read_only().map(|b| if b { "true" } else { "false" }),
-            Hot::IdentityType => non_empty(&id.type_name).map(|()| id.type_name.as_str()),
-            Hot::IdentityArn => id.arn.as_deref(),
-            Hot::IdentityAccountId => id.account_id.as_deref(),
-            Hot::IdentityUserName => id.user_name.as_deref(),
-            Hot::IdentityPrincipalId => id.principal_id.as_deref(),
-            Hot::IdentityAccessKeyId => id.access_key_id.as_deref(),
-            Hot::IdentityInvokedBy => id.invoked_by.as_deref(),
-            Hot::IssuerUserName => issuer().and_then(|s| s.user_name.as_deref()),
-            Hot::IssuerArn => issuer().and_then(|s| s.arn.as_deref()),
-        }
+/// The hot field a Sigma field name reads, if it is one: a record path
+/// (`userIdentity.arn`) or one of the Sigma taxonomy's names for them (`src_ip`,
+/// `src_country`).
+#[must_use]
+pub fn hot_field(name: &str) -> Option<Hot> {
+    match name {
+        "src_ip" => Some(Hot::SourceIpAddress),
+        "src_country" => Some(Hot::SourceCountry),
+        _ => Hot::of_path(&name.split('.').collect::<SmallVec<[&str; 4]>>()),
     }
 }
 
@@ -133,7 +37,7 @@ impl FieldPath {
     pub fn parse(name: &str) -> FieldPath {
         if name.is_empty() {
             FieldPath::Raw
-        } else if let Some(hot) = Hot::of(name) {
+        } else if let Some(hot) = hot_field(name) {
             FieldPath::Hot(hot)
         } else {
             FieldPath::Json(name.split('.').map(str::to_owned).collect())
@@ -152,7 +56,7 @@ impl FieldPath {
     pub fn values<'e>(&self, event: &'e Event, out: &mut Values<'e>) {
         match self {
             FieldPath::Hot(hot) => {
-                if let Some(v) = hot.read(event) {
+                if let Some(v) = hot.value(event) {
                     out.push(Cow::Borrowed(v));
                 }
             }

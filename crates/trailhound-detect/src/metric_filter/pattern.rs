@@ -17,6 +17,8 @@ use std::fmt;
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+use trailhound_core::field::Hot;
 use trailhound_core::{Event, rawjson};
 
 /// The longest filter pattern accepted, in characters: the CloudWatch Logs limit for
@@ -372,82 +374,27 @@ pub(super) fn number(text: &str) -> Option<f64> {
     }
 }
 
-/// The event's typed string fields that a selector can name; each is `None` exactly when
-/// the record has no string there (see [`Event::typed_fields_exact`]).
-#[derive(Clone, Copy)]
-enum Typed {
-    EventName,
-    EventSource,
-    EventType,
-    IdentityType,
-    ErrorCode,
-    ErrorMessage,
-    UserAgent,
-    Arn,
-    AccountId,
-    UserName,
-    PrincipalId,
-    AccessKeyId,
-    InvokedBy,
-}
-
-impl Typed {
-    fn of(path: &[Step]) -> Option<Typed> {
-        Some(match path {
-            [Step::Key(k)] => match k.as_str() {
-                "eventName" => Typed::EventName,
-                "eventSource" => Typed::EventSource,
-                "eventType" => Typed::EventType,
-                "errorCode" => Typed::ErrorCode,
-                "errorMessage" => Typed::ErrorMessage,
-                "userAgent" => Typed::UserAgent,
-                _ => return None,
-            },
-            [Step::Key(a), Step::Key(k)] if a == "userIdentity" => match k.as_str() {
-                "type" => Typed::IdentityType,
-                "arn" => Typed::Arn,
-                "accountId" => Typed::AccountId,
-                "userName" => Typed::UserName,
-                "principalId" => Typed::PrincipalId,
-                "accessKeyId" => Typed::AccessKeyId,
-                "invokedBy" => Typed::InvokedBy,
-                _ => return None,
-            },
+/// The hot field a selector of plain keys names (see [`Hot`]).
+fn hot_of(path: &[Step]) -> Option<Hot> {
+    let mut keys: SmallVec<[&str; 4]> = SmallVec::new();
+    for step in path {
+        match step {
+            Step::Key(key) => keys.push(key),
             _ => return None,
-        })
+        }
     }
-
-    /// The field's value (`Some(None)`: absent or `null`), or `None` when the typed field
-    /// cannot tell (an empty `userIdentity.type` may be absent or written empty).
-    fn read(self, event: &Event) -> Option<Option<&str>> {
-        let id = event.user_identity();
-        Some(match self {
-            Typed::EventName => Some(event.event_name()),
-            Typed::EventSource => Some(event.event_source()),
-            Typed::EventType => event.event_type(),
-            Typed::IdentityType if id.type_name.is_empty() => return None,
-            Typed::IdentityType => Some(id.type_name.as_str()),
-            Typed::ErrorCode => event.error_code(),
-            Typed::ErrorMessage => event.error_message(),
-            Typed::UserAgent => event.user_agent(),
-            Typed::Arn => id.arn.as_deref(),
-            Typed::AccountId => id.account_id.as_deref(),
-            Typed::UserName => id.user_name.as_deref(),
-            Typed::PrincipalId => id.principal_id.as_deref(),
-            Typed::AccessKeyId => id.access_key_id.as_deref(),
-            Typed::InvokedBy => id.invoked_by.as_deref(),
-        })
-    }
+    Hot::of_path(&keys)
 }
 
 /// True when a record can be ruled out on typed fields alone: some test that must hold for
-/// a match is a string test of a [`Typed`] field (evaluation tries the left side of `&&`
-/// first, and such a test fails without reading the record's text).
+/// a match is a string test of a field read exactly from the typed event ([`Hot::exact`]:
+/// evaluation tries the left side of `&&` first, and such a test fails without reading the
+/// record's text).
 fn typed_test_required(expr: &Expr) -> bool {
     match expr {
         Expr::And(a, b) => typed_test_required(a) || typed_test_required(b),
         Expr::Or(a, b) => typed_test_required(a) && typed_test_required(b),
-        Expr::Str { path, .. } => Typed::of(path).is_some(),
+        Expr::Str { path, .. } => hot_of(path).is_some_and(Hot::is_exact),
         _ => false,
     }
 }
@@ -463,8 +410,7 @@ fn eval(expr: &Expr, record: Root<'_>) -> bool {
         } => {
             // A typed field, when the event's typed fields say all there is to know.
             if let Root::Event(event) = record
-                && event.typed_fields_exact()
-                && let Some(value) = Typed::of(path).and_then(|field| field.read(event))
+                && let Some(value) = hot_of(path).and_then(|hot| hot.exact(event))
             {
                 return value.is_some_and(|text| test.matches(text) != *negated);
             }

@@ -156,29 +156,25 @@ impl Enricher {
     /// Sets the enrichment of an event whose source is an address. Events from AWS service
     /// names, and events already enriched, are left alone. Returns true when it was set.
     pub fn enrich(&mut self, event: &Event) -> bool {
-        if self.is_empty() || event.enrichment().is_some() {
-            return false;
-        }
-        let Some(ip) = event.source_ip() else {
-            return false;
-        };
-        let found = self.lookup(ip);
-        self.stats.enriched += 1;
-        event.set_enrichment(found)
+        self.enrichment_for(event)
+            .is_some_and(|found| event.set_enrichment(found))
     }
 
     /// [`Enricher::enrich`] for an event this thread holds alone (see
     /// [`Event::set_enrichment_mut`]).
     pub fn enrich_mut(&mut self, event: &mut Event) -> bool {
+        self.enrichment_for(event)
+            .is_some_and(|found| event.set_enrichment_mut(found))
+    }
+
+    /// What to set on an event not enriched yet whose source is an address.
+    fn enrichment_for(&mut self, event: &Event) -> Option<Enrichment> {
         if self.is_empty() || event.enrichment().is_some() {
-            return false;
+            return None;
         }
-        let Some(ip) = event.source_ip() else {
-            return false;
-        };
-        let found = self.lookup(ip);
+        let ip = event.source_ip()?;
         self.stats.enriched += 1;
-        event.set_enrichment_mut(found)
+        Some(self.lookup(ip))
     }
 
     /// Enriches every event of a slice.

@@ -358,13 +358,14 @@ fn exact_wildcard_and_any_source_policies_all_apply_in_configuration_order() {
         role("Reporting", "r-1"),
         json!({"requestParameters": {"tableName": "OrdersTable"}}),
     );
-    let alerts = run(&mut d, &[query]);
-    let policies: Vec<&str> = alerts
-        .iter()
-        .map(|a| a.context["policy"]["name"].as_str().unwrap())
-        .collect();
+    let policies = |alerts: Vec<trailhound_core::Alert>| -> Vec<String> {
+        alerts
+            .iter()
+            .map(|a| a.context["policy"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
     assert_eq!(
-        policies,
+        policies(run(&mut d, &[query])),
         [
             "wildcard-any-source",
             "exact",
@@ -380,10 +381,8 @@ fn exact_wildcard_and_any_source_policies_all_apply_in_configuration_order() {
         role("Reporting", "r-1"),
         json!({"requestParameters": {"functionName": "OrdersTable"}}),
     );
-    let alerts = run(&mut d, &[get]);
-    let policies: Vec<&str> = alerts
-        .iter()
-        .map(|a| a.context["policy"]["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(policies, ["wildcard-any-source", "exact-any-source"]);
+    assert_eq!(
+        policies(run(&mut d, &[get])),
+        ["wildcard-any-source", "exact-any-source"]
+    );
 }

@@ -108,20 +108,27 @@ fn hash_word(word: &[u8]) -> u64 {
 /// were a third of the words to hash. Words are found with a table lookup per byte and
 /// hashed eight bytes at a time; the filter of a block hashed every byte of its records one
 /// multiply at a time before, the largest single cost of an append.
-pub(crate) fn for_each_word(text: &[u8], mut f: impl FnMut(u64)) {
-    let mut i = 0;
-    while i < text.len() {
+pub(crate) fn for_each_word(text: &[u8], f: impl FnMut(u64)) {
+    for_each_word_between(text, 0, text.len(), f);
+}
+
+/// [`for_each_word`] for the words that start in `text[start..end]`, where `end` is the end
+/// of `text` or a quote (which no word crosses); the test for a key looks past `end`.
+fn for_each_word_between(text: &[u8], start: usize, end: usize, mut f: impl FnMut(u64)) {
+    let text_len = text.len();
+    let mut i = start;
+    while i < end.min(text_len) {
         let b = text[i];
         if b == b'\\' {
             // A JSON escape: the backslash and its letter separate words.
             i += 2;
         } else if WORD[b as usize] {
-            let start = i;
-            while i < text.len() && WORD[text[i] as usize] {
+            let first = i;
+            while i < text_len && WORD[text[i] as usize] {
                 i += 1;
             }
             if !(text.get(i) == Some(&b'"') && text.get(i + 1) == Some(&b':')) {
-                f(hash_word(&text[start..i]));
+                f(hash_word(&text[first..i]));
             }
         } else {
             i += 1;
@@ -228,20 +235,49 @@ pub(crate) struct FilterBuilder {
 
 impl FilterBuilder {
     /// The filter of a block's records: `[log2(bits) | FAST]` then the bit array.
+    ///
+    /// The records of a block repeat most of their string values (ARNs, agents, regions,
+    /// account ids): a string already seen in the block, with the two bytes after it that the
+    /// key test reads, has no word to add, and is skipped after one hash of its bytes instead
+    /// of splitting and hashing its words again. Records with escapes are read word by word.
     pub(crate) fn build<'a>(&mut self, records: impl Iterator<Item = &'a str>) -> Vec<u8> {
         const RECENT: usize = 4096;
         self.recent.clear();
         self.recent.resize(RECENT, 0);
         self.words.clear();
         let (recent, words) = (&mut self.recent, &mut self.words);
+        let mut add = |h: u64| {
+            let slot = &mut recent[(h >> 52) as usize];
+            if *slot != h || h == 0 {
+                *slot = h;
+                words.insert(h);
+            }
+        };
+        let mut seen: foldhash::HashSet<&'a [u8]> = foldhash::HashSet::default();
         for record in records {
-            for_each_word(record.as_bytes(), |h| {
-                let slot = &mut recent[(h >> 52) as usize];
-                if *slot != h || h == 0 {
-                    *slot = h;
-                    words.insert(h);
+            let text = record.as_bytes();
+            if memchr::memchr(b'\\', text).is_some() {
+                for_each_word(text, &mut add);
+                continue;
+            }
+            let mut at = 0;
+            while at < text.len() {
+                let Some(open) = memchr::memchr(b'"', &text[at..]).map(|q| at + q) else {
+                    for_each_word_between(text, at, text.len(), &mut add);
+                    break;
+                };
+                for_each_word_between(text, at, open, &mut add);
+                let body = open + 1;
+                let Some(close) = memchr::memchr(b'"', &text[body..]).map(|q| body + q) else {
+                    for_each_word_between(text, body, text.len(), &mut add);
+                    break;
+                };
+                let string = &text[body..(close + 2).min(text.len())];
+                if seen.insert(string) {
+                    for_each_word_between(text, body, close, &mut add);
                 }
-            });
+                at = close + 1;
+            }
         }
         filter_of(words)
     }
@@ -309,6 +345,42 @@ mod tests {
         assert!(record_has_all(r#"{"a":"x\nalice"}"#, &query_words("alice")));
         assert!(!record_has_all(r#"{"a":"xalice"}"#, &query_words("alice")));
         assert!(query_words(" :: ").is_empty());
+    }
+
+    #[test]
+    fn skipping_repeated_strings_builds_the_same_filter() {
+        let word_by_word = |records: &[&str]| {
+            let mut words = HashSet64::default();
+            for r in records {
+                for_each_word(r.as_bytes(), |h| {
+                    words.insert(h);
+                });
+            }
+            filter_of(&words)
+        };
+        let record = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/web/i-0abc"},"sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2.15.0 Python/3.11.6","eventID":"0a1b2c3d-0000-4000-8000-00000000000a","requestParameters":{"bucketName":"example-archive","key":"payroll/2026/été.csv","x":"a b":1","n":[12345,true,null]},"k":"v":"#;
+        let mut records: Vec<String> = Vec::new();
+        for start in 0..record.len() {
+            for end in (start..=record.len()).step_by(11) {
+                if let Some(r) = record.get(start..end) {
+                    records.push(r.to_owned());
+                }
+            }
+        }
+        records.push(record.replace("web", "db"));
+        records.push(r#"{"a":"x\"y","b":"arn:aws:iam::1:user/Alice"}"#.to_owned());
+        records.push(r#"{"a x":"b y","a x" :"b y"}"#.to_owned());
+        let records: Vec<&str> = records.iter().map(String::as_str).collect();
+        for chunk in records.chunks(97) {
+            assert_eq!(
+                FilterBuilder::default().build(chunk.iter().copied()),
+                word_by_word(chunk)
+            );
+        }
+        assert_eq!(
+            FilterBuilder::default().build(records.iter().copied()),
+            word_by_word(&records)
+        );
     }
 
     #[test]

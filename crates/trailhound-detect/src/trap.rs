@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trailhound_core::{Alert, Event, IdentityType, RuleKind, RuleRef, Severity, rawjson};
+use trailhound_core::{Alert, Event, IdentityType, RuleKind, RuleRef, Severity, field, rawjson};
 
 use crate::glob::Glob;
 use crate::prefilter::AnyLiteral;
@@ -312,12 +312,11 @@ impl TrapDetector {
                     .map(|_| format!("{} names the canary access key", event.event_name()))
             }
             TrapKind::RoleSession => {
-                let session = id
-                    .arn
-                    .as_deref()
-                    .and_then(|a| Some((a, a.rsplit('/').next()?)))
-                    .filter(|(a, s)| trap.glob.is_match(s) && assumed_role_name(a).is_some());
-                if session.is_some() {
+                let session_hit = id.arn.as_deref().is_some_and(|a| {
+                    a.rsplit('/').next().is_some_and(|s| trap.glob.is_match(s))
+                        && assumed_role_name(a).is_some()
+                });
+                if session_hit {
                     return Some("the caller is the canary role session".to_owned());
                 }
                 param("roleSessionName")
@@ -335,7 +334,7 @@ impl TrapDetector {
         // A honeypot is named in the request or the resources, the only values read below:
         // the needle is looked for there, not in the whole record.
         if let Some(needle) = &trap.needle
-            && !["requestParameters", "resources"]
+            && ![field::REQUEST_PARAMETERS, field::RESOURCES]
                 .iter()
                 .any(|key| event.member(key).is_some_and(|text| needle.may_match(text)))
         {

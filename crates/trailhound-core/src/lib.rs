@@ -30,7 +30,8 @@ mod time;
 pub use alert::{Alert, AlertEvent, Entity, MAX_ALERT_EVENTS, RuleKind, RuleRef, Severity};
 pub use error::{Error, Result};
 pub use event::{
-    Enrichment, Event, IdentityType, Origin, SessionIssuer, SourceAddress, TlsDetails, UserIdentity,
+    Document, DocumentPool, Enrichment, Event, IdentityType, Origin, SessionIssuer, SourceAddress,
+    TlsDetails, UserIdentity,
 };
 pub use hash::stable_hash_hex;
 pub use time::Timestamp;

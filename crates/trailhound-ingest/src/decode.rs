@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use trailhound_core::{Event, Origin};
+use trailhound_core::{Document, DocumentPool, Event, Origin};
 
 use crate::classify::ObjectClass;
 use crate::gzip::{self, InflateError};
@@ -25,10 +25,28 @@ pub struct Decoded {
 }
 
 /// Reusable buffers for decoding many objects on one thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scratch {
     inflated: Vec<u8>,
     whole: gzip::WholeInflater,
+    /// Buffers of documents whose events are all gone (see [`Document`]).
+    documents: Arc<DocumentPool>,
+}
+
+/// How many buffers of dropped documents a [`Scratch`] keeps, and the largest it keeps:
+/// enough for a steady hunt to inflate every object into warm memory (CloudTrail files are
+/// tens of kilobytes), and at most 16 MiB held per decoding thread.
+const POOLED_DOCUMENTS: usize = 64;
+const POOLED_CAPACITY: usize = 256 << 10;
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            inflated: Vec::new(),
+            whole: gzip::WholeInflater::default(),
+            documents: Arc::new(DocumentPool::new(POOLED_DOCUMENTS, POOLED_CAPACITY)),
+        }
+    }
 }
 
 /// Decodes one object read into memory. `class` comes from the object's key
@@ -46,6 +64,7 @@ pub fn decode_object(
         options,
         out: Decoded::default(),
         truncated: false,
+        document: None,
     };
     decoder.out.stats.files = 1;
     decoder.out.stats.bytes_read = bytes.len() as u64;
@@ -67,7 +86,23 @@ pub fn decode_object(
         .inflate(bytes, options.max_object_bytes, &mut scratch.inflated)
     {
         decoder.out.stats.bytes_inflated = len as u64;
-        decoder.decode_text(scratch.inflated.get(..len).unwrap_or_default());
+        let mut inflated = std::mem::replace(&mut scratch.inflated, scratch.documents.take());
+        inflated.truncate(len);
+        match String::from_utf8(inflated) {
+            // The usual case: the events read their records in place, and the buffer comes
+            // back to the pool when the last of them is dropped.
+            Ok(text) => {
+                let document = Arc::new(Document::pooled(text, &scratch.documents));
+                decoder.document = Some(Arc::clone(&document));
+                decoder.decode_text(document.text().as_bytes());
+            }
+            Err(e) => {
+                scratch
+                    .documents
+                    .give(std::mem::replace(&mut scratch.inflated, e.into_bytes()));
+                decoder.decode_text(&scratch.inflated);
+            }
+        }
     } else if gzip::is_gzip(bytes) {
         let result = gzip::inflate_into(bytes, options.max_object_bytes, &mut scratch.inflated);
         decoder.out.stats.bytes_inflated = scratch.inflated.len() as u64;
@@ -104,6 +139,8 @@ struct ObjectDecoder<'a> {
     out: Decoded,
     /// The text ends early (truncated gzip): an error at its very end is expected.
     truncated: bool,
+    /// The object's whole text, when it is valid UTF-8 that events may share.
+    document: Option<Arc<Document>>,
 }
 
 /// What the top level of a JSON document looked like.
@@ -145,7 +182,13 @@ impl ObjectDecoder<'_> {
 
     /// `{"Records":[…]}`, a digest, a single record, or `[…]`.
     fn decode_document(&mut self, bytes: &[u8], object: bool) {
-        let (text, bad_utf8) = match std::str::from_utf8(bytes) {
+        let document = self.document.clone();
+        let shared = document.as_ref().and_then(|d| {
+            let at = offset_in(d.text(), bytes)?;
+            d.text().get(at..at + bytes.len()).map(|text| (d, at, text))
+        });
+        let (text, bad_utf8) = match shared.map_or_else(|| std::str::from_utf8(bytes), |s| Ok(s.2))
+        {
             Ok(text) => (text, false),
             Err(e) => {
                 // Read the good records before the bad byte; the rest is counted once.
@@ -158,7 +201,7 @@ impl ObjectDecoder<'_> {
         };
         if object
             && !bad_utf8
-            && let Some(records) = self.fast_records(text)
+            && let Some(records) = self.fast_records(text, shared.map(|(d, at, _)| (d, at)))
         {
             for (index, raw, event) in records {
                 let depth = event.as_ref().ok().and_then(Event::nesting_depth);
@@ -253,6 +296,7 @@ impl ObjectDecoder<'_> {
     fn fast_records<'t>(
         &self,
         text: &'t str,
+        document: Option<(&Arc<Document>, usize)>,
     ) -> Option<Vec<(u32, &'t str, trailhound_core::Result<Event>)>> {
         let mut rest = skip_ws(text).strip_prefix('{')?;
         rest = skip_ws(rest).strip_prefix("\"Records\"")?;
@@ -266,7 +310,14 @@ impl ObjectDecoder<'_> {
             loop {
                 let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
                 let origin = Origin::new(Arc::clone(self.source), index);
-                let (len, event) = Event::from_json_prefix(rest, origin).ok()?;
+                let (len, event) = match document {
+                    // `rest` is the end of `text`, which starts `at` bytes into the document.
+                    Some((document, at)) => {
+                        let offset = at + (text.len() - rest.len());
+                        Event::from_json_prefix_in(document, offset, origin).ok()?
+                    }
+                    None => Event::from_json_prefix(rest, origin).ok()?,
+                };
                 let (raw, after) = rest.split_at_checked(len)?;
                 out.push((index, raw, event));
                 rest = skip_ws(after);
@@ -334,6 +385,13 @@ impl ObjectDecoder<'_> {
             }
         }
     }
+}
+
+/// Where `part` starts in `document`, when it is a slice of it.
+fn offset_in(document: &str, part: &[u8]) -> Option<usize> {
+    let base = document.as_ptr() as usize;
+    let at = (part.as_ptr() as usize).checked_sub(base)?;
+    (at + part.len() <= document.len()).then_some(at)
 }
 
 /// The skip reason for a JSON parse error.
@@ -494,6 +552,34 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(data).unwrap();
         enc.finish().unwrap()
+    }
+
+    #[test]
+    fn records_share_their_document_and_its_buffer_comes_back() {
+        let body = format!("{{\"Records\":[{},{}]}}", rec(1, "A"), rec(2, "B"));
+        let object = gz(body.as_bytes());
+        let mut scratch = Scratch::default();
+        let source: Arc<str> = Arc::from("t");
+        let options = IngestOptions::default();
+        let first = decode_object(&source, ObjectClass::Log, &object, &options, &mut scratch);
+        assert_eq!(first.events.len(), 2);
+        assert!(first.events.iter().all(Event::shares_document));
+        assert_eq!(first.events[1].raw(), rec(2, "B"));
+        // Still held by its events: nothing comes back yet.
+        let second = decode_object(&source, ObjectClass::Log, &object, &options, &mut scratch);
+        assert!(scratch.documents.is_empty());
+        drop(first);
+        // The first document's buffer is back, and the next object is inflated into it.
+        assert_eq!(scratch.documents.len(), 1);
+        let third = decode_object(&source, ObjectClass::Log, &object, &options, &mut scratch);
+        assert!(scratch.documents.is_empty());
+        assert_eq!(third.events[0].raw(), rec(1, "A"));
+        assert_eq!(second.events[0].raw(), rec(1, "A"));
+        drop((second, third));
+        assert_eq!(scratch.documents.len(), 2);
+        // A plain (not gzip) object is read from the caller's bytes: copies.
+        let plain = run(body.as_bytes());
+        assert!(!plain.events.iter().any(Event::shares_document));
     }
 
     fn run(bytes: &[u8]) -> Decoded {

@@ -590,11 +590,12 @@ impl CorrelationState {
             g.entries.pop_front();
             self.dropped_entries += 1;
         }
+        // Kept for the window: each event with its own copy of the record, not its file.
         let sample: Vec<Event> = input
             .events
             .iter()
             .take(MAX_ALERT_EVENTS)
-            .cloned()
+            .map(Event::detach)
             .collect();
         // Keep entries ordered by time (inputs may be slightly out of order).
         let pos = g

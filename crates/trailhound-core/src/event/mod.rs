@@ -7,7 +7,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{Error, Result, SmallStr, Timestamp};
 
+mod document;
 mod scan;
+
+pub use document::{Document, DocumentPool};
 
 /// Where a record came from: a file path or `s3://bucket/key`, and the record's index in it.
 ///
@@ -235,6 +238,7 @@ pub struct Event {
     inner: Arc<EventInner>,
 }
 
+#[derive(Clone)]
 struct EventInner {
     event_time: Timestamp,
     event_version: SmallStr,
@@ -253,7 +257,7 @@ struct EventInner {
     management_event: Option<bool>,
     shared_event_id: Option<SmallStr>,
     tls_details: Option<TlsDetails>,
-    raw: Box<str>,
+    raw: Raw,
     scanned: Scanned,
     origin: Origin,
     json: OnceLock<serde_json::Value>,
@@ -291,7 +295,7 @@ impl Event {
             _ => view = serde_json::from_str(&raw).map_err(|source| Error::Json { source })?,
         }
         let inner = build_inner(&view, &raw, origin)?;
-        Ok(Event::with_raw(inner, raw))
+        Ok(Event::with_raw(inner, Raw::Owned(raw)))
     }
 
     /// Decodes the record that starts at the beginning of `text` (which must start with `{`)
@@ -308,6 +312,44 @@ impl Event {
     /// [`Error::Json`] when the text at the start is not a complete JSON object;
     /// [`Error::NotARecord`] when it does not start with `{`.
     pub fn from_json_prefix(text: &str, origin: Origin) -> Result<(usize, Result<Event>)> {
+        Event::prefix(text, origin, |record| Raw::Owned(record.into()))
+    }
+
+    /// [`Event::from_json_prefix`] for the record that starts `at` bytes into `document`,
+    /// which the event then shares instead of copying its record out of it: the records of a
+    /// CloudTrail file are read in place, with no copy and no allocation for their text. The
+    /// document stays in memory while any of its events does; whatever keeps events for long
+    /// (correlation windows, samples) keeps [`Event::detach`]ed ones.
+    ///
+    /// # Errors
+    /// As [`Event::from_json_prefix`]; also [`Error::NotARecord`] when `at` is not a place
+    /// in `document`.
+    pub fn from_json_prefix_in(
+        document: &Arc<Document>,
+        at: usize,
+        origin: Origin,
+    ) -> Result<(usize, Result<Event>)> {
+        let text = document.text().get(at..).ok_or(Error::NotARecord {
+            missing: "a JSON object",
+        })?;
+        Event::prefix(text, origin, |record| {
+            match (u32::try_from(at), u32::try_from(at + record.len())) {
+                (Ok(start), Ok(end)) => Raw::Shared {
+                    document: Arc::clone(document),
+                    start,
+                    end,
+                },
+                // Beyond 4 GiB into a document: its own copy.
+                _ => Raw::Owned(record.into()),
+            }
+        })
+    }
+
+    fn prefix(
+        text: &str,
+        origin: Origin,
+        raw_of: impl FnOnce(&str) -> Raw,
+    ) -> Result<(usize, Result<Event>)> {
         if !text.starts_with('{') {
             return Err(Error::NotARecord {
                 missing: "a JSON object",
@@ -333,17 +375,53 @@ impl Event {
                 }
             }
         };
-        let raw = text.get(..len).unwrap_or(text);
+        let record = text.get(..len).unwrap_or(text);
         let event =
-            build_inner(&view, text, origin).map(|inner| Event::with_raw(inner, raw.into()));
+            build_inner(&view, text, origin).map(|inner| Event::with_raw(inner, raw_of(record)));
         Ok((len, event))
     }
 
-    fn with_raw(mut inner: EventInner, raw: Box<str>) -> Event {
+    fn with_raw(mut inner: EventInner, raw: Raw) -> Event {
         inner.raw = raw;
         Event {
             inner: Arc::new(inner),
         }
+    }
+
+    /// This event with a copy of its own record text, when it shares a document
+    /// ([`Event::from_json_prefix_in`]); else this event. For events kept beyond the batch
+    /// they came in, so that one kept record does not keep its whole file in memory.
+    #[must_use]
+    pub fn detach(&self) -> Event {
+        match &self.inner.raw {
+            Raw::Owned(_) => self.clone(),
+            Raw::Shared { .. } => {
+                let mut inner = (*self.inner).clone();
+                inner.raw = Raw::Owned(self.raw().into());
+                Event {
+                    inner: Arc::new(inner),
+                }
+            }
+        }
+    }
+
+    /// [`Event::detach`] for an event given up by its owner: when nothing else holds it, its
+    /// record is copied out in place, without copying the rest of the event.
+    #[must_use]
+    pub fn into_detached(mut self) -> Event {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            if let Raw::Shared { .. } = inner.raw {
+                inner.raw = Raw::Owned(inner.raw.text().into());
+            }
+            return self;
+        }
+        self.detach()
+    }
+
+    /// True when the event reads its record from a shared document (see [`Event::detach`]).
+    #[must_use]
+    pub fn shares_document(&self) -> bool {
+        matches!(self.inner.raw, Raw::Shared { .. })
     }
 
     /// `eventTime`.
@@ -451,7 +529,7 @@ impl Event {
     /// The record's JSON text as read.
     #[must_use]
     pub fn raw(&self) -> &str {
-        &self.inner.raw
+        self.inner.raw.text()
     }
     /// Where the record came from.
     #[must_use]
@@ -476,7 +554,7 @@ impl Event {
         self.inner.json.get_or_init(|| {
             // The text was parsed as an object when the event was made, so this succeeds;
             // should it not, an empty object keeps matching total.
-            serde_json::from_str(&self.inner.raw)
+            serde_json::from_str(self.raw())
                 .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new()))
         })
     }
@@ -502,10 +580,10 @@ impl Event {
         {
             let (start, end) = scanned.spans.get(i).copied().unwrap_or_default();
             return (end > 0)
-                .then(|| self.inner.raw.get(start as usize..end as usize))
+                .then(|| self.inner.raw.slice(start, end))
                 .flatten();
         }
-        crate::rawjson::member(self.inner.raw.trim_start(), key)
+        crate::rawjson::member(self.raw().trim_start(), key)
     }
 
     /// True when every typed string field that is absent here ([`Event::error_code`],
@@ -662,12 +740,61 @@ fn build_inner(view: &RecordView<'_>, text: &str, origin: Origin) -> Result<Even
             cipher_suite: small(&t.cipher_suite),
             client_provided_host_header: small(&t.client_provided_host_header),
         }),
-        raw: Box::default(),
+        raw: Raw::Owned(Box::default()),
         scanned: view.scanned,
         origin,
         json: OnceLock::new(),
         enrichment: OnceLock::new(),
     })
+}
+
+/// A record's JSON text: its own copy, or where it lies in the document it was read from.
+#[derive(Clone)]
+enum Raw {
+    Owned(Box<str>),
+    /// Byte offsets into a shared document (see [`Event::from_json_prefix_in`]).
+    Shared {
+        document: Arc<Document>,
+        start: u32,
+        end: u32,
+    },
+}
+
+impl Raw {
+    /// Bytes `start..end` of the record's text, sliced from the document directly (one
+    /// check of the bounds instead of the record's and then the value's: on the detection
+    /// thread those checks read text that another core wrote).
+    fn slice(&self, start: u32, end: u32) -> Option<&str> {
+        let (start, end) = (start as usize, end as usize);
+        match self {
+            Raw::Owned(text) => text.get(start..end),
+            Raw::Shared {
+                document,
+                start: base,
+                end: limit,
+            } => {
+                let base = *base as usize;
+                if base + end > *limit as usize {
+                    return None;
+                }
+                document.text().get(base + start..base + end)
+            }
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Raw::Owned(text) => text,
+            Raw::Shared {
+                document,
+                start,
+                end,
+            } => document
+                .text()
+                .get(*start as usize..*end as usize)
+                .unwrap_or(""),
+        }
+    }
 }
 
 /// A long string field of an event: where it lies in the record's text when it was written
@@ -700,9 +827,9 @@ impl Text {
     }
 
     /// The value, given the record's text.
-    fn get<'a>(&'a self, raw: &'a str) -> &'a str {
+    fn get<'a>(&'a self, raw: &'a Raw) -> &'a str {
         match self {
-            Text::Span { start, end } => raw.get(*start as usize..*end as usize).unwrap_or(""),
+            Text::Span { start, end } => raw.slice(*start, *end).unwrap_or(""),
             Text::Owned(value) => value,
         }
     }
@@ -1087,6 +1214,44 @@ mod tests {
         assert_eq!(event.user_identity(), whole.user_identity());
         assert_eq!(event.event_time(), whole.event_time());
         assert_eq!(event.tls_details(), whole.tls_details());
+    }
+
+    #[test]
+    fn shared_document_records_read_in_place_and_detach() {
+        let document = Arc::new(Document::new(format!("{{\"Records\":[{ROLE}, {ROLE}]}}")));
+        let at = document.text().find(ROLE).unwrap();
+        let (len, event) =
+            Event::from_json_prefix_in(&document, at, Origin::new("f.json", 0)).unwrap();
+        let event = event.unwrap();
+        assert_eq!((len, event.raw()), (ROLE.len(), ROLE));
+        assert!(event.shares_document());
+        assert_eq!(Arc::strong_count(&document), 2);
+        let whole = Event::from_json(ROLE, Origin::new("f.json", 0)).unwrap();
+        assert_eq!(event.user_identity(), whole.user_identity());
+        assert_eq!(event.event_id(), whole.event_id());
+        assert_eq!(event.user_agent(), whole.user_agent());
+        assert_eq!(event.member("userIdentity"), whole.member("userIdentity"));
+        // A detached copy holds its own text: the document is freed with the last sharer.
+        let kept = event.detach();
+        assert!(!kept.shares_document() && !whole.shares_document());
+        assert_eq!(kept.raw(), ROLE);
+        assert_eq!(kept.event_id(), whole.event_id());
+        let (_, again) =
+            Event::from_json_prefix_in(&document, at, Origin::new("f.json", 0)).unwrap();
+        let again = again.unwrap().into_detached();
+        assert!(!again.shares_document());
+        assert_eq!((again.raw(), again.event_id()), (ROLE, whole.event_id()));
+        drop(event);
+        assert_eq!(Arc::strong_count(&document), 1);
+        // Past the end, or not at a record.
+        assert!(
+            Event::from_json_prefix_in(&document, document.text().len() + 1, Origin::new("f", 0))
+                .is_err()
+        );
+        assert!(
+            Event::from_json_prefix_in(&document, 0, Origin::new("f", 0))
+                .is_ok_and(|(_, e)| e.is_err())
+        );
     }
 
     #[test]

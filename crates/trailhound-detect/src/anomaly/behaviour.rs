@@ -821,7 +821,9 @@ impl BehaviourDetector {
                 emitted: 0,
             });
             if pending.findings.len() < ROLLUP_CAP {
-                pending.findings.push(finding);
+                // Kept for the roll-up window: its own copy of the record, not its file.
+                let event = finding.event.detach();
+                pending.findings.push(Finding { event, ..finding });
             }
             touched = true;
         }

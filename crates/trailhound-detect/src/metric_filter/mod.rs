@@ -530,7 +530,8 @@ impl Detector for MetricFilterDetector {
         let slot = self.samples.entry(start).or_insert_with(|| (0, Vec::new()));
         slot.0 += 1;
         if slot.1.len() < MAX_ALERT_EVENTS {
-            slot.1.push(event.clone());
+            // Kept until the period is judged: its own copy of the record, not its file.
+            slot.1.push(event.detach());
         }
     }
 

@@ -326,10 +326,13 @@ impl StoreSink {
         since: Timestamp,
         until: Timestamp,
     ) -> anyhow::Result<()> {
+        // Kept until the batch is written: each event with its own copy of its record, so
+        // that the files they were read from go back to the decoders meanwhile.
         self.buffer.extend(
             events
                 .into_iter()
-                .filter(|e| (since..until).contains(&e.event_time())),
+                .filter(|e| (since..until).contains(&e.event_time()))
+                .map(trailhound_core::Event::into_detached),
         );
         self.alerts.extend_from_slice(alerts);
         if self.buffer.len() >= SINK_BATCH {

@@ -112,6 +112,12 @@ impl WholeInflater {
         }
         let size = usize::try_from(size).ok()?;
         if out.len() < size {
+            if out.capacity() < size {
+                // A new buffer rather than a grown one: growing copies what the buffer held,
+                // which is about to be overwritten. Sizes are rounded up to 64 KiB so that
+                // pooled buffers fit most of the next files and come in few sizes.
+                *out = Vec::with_capacity(size.next_multiple_of(64 << 10));
+            }
             out.resize(size, 0);
         }
         // libdeflate checks the member's CRC-32 and size; the size just read from the object's

@@ -94,7 +94,7 @@ impl std::fmt::Debug for WholeInflater {
 }
 
 impl WholeInflater {
-    /// Inflates `compressed` into the start of `out` (grown as needed, never shrunk) and
+    /// Inflates `compressed` into the start of `out` (replaced when too small, never shrunk) and
     /// returns the inflated length, or `None` when the object is not one it takes (see the
     /// type), so the caller reads it with [`inflate_into`].
     pub fn inflate(&mut self, compressed: &[u8], cap: u64, out: &mut Vec<u8>) -> Option<usize> {

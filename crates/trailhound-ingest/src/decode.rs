@@ -33,18 +33,18 @@ pub struct Scratch {
     documents: Arc<DocumentPool>,
 }
 
-/// How many buffers of dropped documents a [`Scratch`] keeps, and the largest it keeps:
-/// enough for a steady hunt to inflate every object into warm memory (CloudTrail files are
-/// tens of kilobytes), and at most 16 MiB held per decoding thread.
-const POOLED_DOCUMENTS: usize = 64;
-const POOLED_CAPACITY: usize = 256 << 10;
+/// The bytes of buffers of dropped documents a [`Scratch`] keeps (see [`DocumentPool`]):
+/// enough for a steady hunt to inflate most objects into warm memory (hundreds of CloudTrail
+/// files of tens of kilobytes, or a few of megabytes), and a bounded 16 MiB per decoding
+/// thread.
+const POOLED_BYTES: usize = 16 << 20;
 
 impl Default for Scratch {
     fn default() -> Self {
         Scratch {
             inflated: Vec::new(),
             whole: gzip::WholeInflater::default(),
-            documents: Arc::new(DocumentPool::new(POOLED_DOCUMENTS, POOLED_CAPACITY)),
+            documents: Arc::new(DocumentPool::new(POOLED_BYTES)),
         }
     }
 }

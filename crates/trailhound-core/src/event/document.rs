@@ -46,53 +46,60 @@ impl Drop for Document {
     }
 }
 
-/// Buffers of dropped [`Document`]s, kept for the next ones: at most `buffers` of them, none
-/// larger than `max_capacity` bytes (a rare huge file's buffer is freed instead of holding its
-/// memory for good).
+/// Buffers of dropped [`Document`]s, kept for the next ones while their capacities add up to
+/// at most `max_bytes`; a buffer larger than an eighth of that (a rare huge file's) is freed
+/// instead of holding its memory for good. Small files leave many buffers, large files few.
 #[derive(Debug)]
 pub struct DocumentPool {
-    free: Mutex<Vec<Vec<u8>>>,
-    buffers: usize,
-    max_capacity: usize,
+    free: Mutex<Pooled>,
+    max_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Pooled {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
 }
 
 impl DocumentPool {
-    /// An empty pool that keeps up to `buffers` buffers of at most `max_capacity` bytes.
+    /// An empty pool that keeps buffers of up to `max_bytes` in all.
     #[must_use]
-    pub fn new(buffers: usize, max_capacity: usize) -> DocumentPool {
+    pub fn new(max_bytes: usize) -> DocumentPool {
         DocumentPool {
-            free: Mutex::new(Vec::with_capacity(buffers)),
-            buffers,
-            max_capacity,
+            free: Mutex::new(Pooled::default()),
+            max_bytes,
         }
     }
 
     /// A buffer to fill (its length is whatever it held before), or a new empty one.
     #[must_use]
     pub fn take(&self) -> Vec<u8> {
-        self.free
-            .lock()
-            .ok()
-            .and_then(|mut free| free.pop())
-            .unwrap_or_default()
+        let Ok(mut free) = self.free.lock() else {
+            return Vec::new();
+        };
+        let buffer = free.buffers.pop().unwrap_or_default();
+        free.bytes -= buffer.capacity();
+        buffer
     }
 
     /// Keeps `buffer` for a later [`DocumentPool::take`] when there is room for it.
     pub fn give(&self, buffer: Vec<u8>) {
-        if buffer.capacity() == 0 || buffer.capacity() > self.max_capacity {
+        let size = buffer.capacity();
+        if size == 0 || size > self.max_bytes / 8 {
             return;
         }
         if let Ok(mut free) = self.free.lock()
-            && free.len() < self.buffers
+            && free.bytes + size <= self.max_bytes
         {
-            free.push(buffer);
+            free.bytes += size;
+            free.buffers.push(buffer);
         }
     }
 
     /// How many buffers wait in the pool.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.free.lock().map_or(0, |free| free.len())
+        self.free.lock().map_or(0, |free| free.buffers.len())
     }
 
     /// True when no buffer waits in the pool.
@@ -108,7 +115,7 @@ mod tests {
 
     #[test]
     fn buffers_come_back_within_bounds() {
-        let pool = Arc::new(DocumentPool::new(2, 64));
+        let pool = Arc::new(DocumentPool::new(8 * 64));
         let document = Document::pooled(String::from("{\"Records\":[]}"), &pool);
         assert!(pool.is_empty());
         drop(document);
@@ -116,15 +123,19 @@ mod tests {
         let buffer = pool.take();
         assert_eq!(buffer, b"{\"Records\":[]}");
         assert!(pool.is_empty() && pool.take().is_empty());
-        // Too large, or the pool full: freed instead.
+        // Larger than an eighth of the pool: freed instead.
         drop(Document::pooled("x".repeat(65), &pool));
         assert!(pool.is_empty());
-        for _ in 0..3 {
-            drop(Document::pooled(String::from("a"), &pool));
+        // Kept while the capacities fit in the pool's bytes.
+        for _ in 0..9 {
+            drop(Document::pooled(String::with_capacity(64), &pool));
         }
-        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.len(), 8);
+        drop(pool.take());
+        drop(Document::pooled(String::with_capacity(64), &pool));
+        assert_eq!(pool.len(), 8);
         // Without a pool nothing is kept.
         drop(Document::new(String::from("b")));
-        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.len(), 8);
     }
 }

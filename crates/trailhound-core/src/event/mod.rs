@@ -395,13 +395,12 @@ impl Event {
     pub fn detach(&self) -> Event {
         match &self.inner.raw {
             Raw::Owned(_) => self.clone(),
-            Raw::Shared { .. } => {
-                let mut inner = (*self.inner).clone();
-                inner.raw = Raw::Owned(self.raw().into());
-                Event {
-                    inner: Arc::new(inner),
-                }
-            }
+            Raw::Shared { .. } => Event {
+                inner: Arc::new(EventInner {
+                    raw: self.inner.raw.copied(),
+                    ..(*self.inner).clone()
+                }),
+            },
         }
     }
 
@@ -411,7 +410,7 @@ impl Event {
     pub fn into_detached(mut self) -> Event {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             if let Raw::Shared { .. } = inner.raw {
-                inner.raw = Raw::Owned(inner.raw.text().into());
+                inner.raw = inner.raw.copied();
             }
             return self;
         }
@@ -780,6 +779,11 @@ impl Raw {
                 document.text().get(base + start..base + end)
             }
         }
+    }
+
+    /// The record's own copy of its text.
+    fn copied(&self) -> Raw {
+        Raw::Owned(self.text().into())
     }
 
     fn text(&self) -> &str {

@@ -10,7 +10,7 @@ use trailhound_core::EventBatch;
 
 use crate::classify::classify_path;
 use crate::decode::{Decoded, Scratch, decode_object};
-use crate::source::Input;
+use crate::source::{Input, OpenDirs};
 use crate::{Error, IngestOptions, IngestStats, Result, SkipReason};
 
 /// What one run read: its counters and the digest files set aside.
@@ -152,12 +152,13 @@ fn deliver_one(
 fn worker(jobs: &Receiver<Job>, options: &IngestOptions, cancel: &AtomicBool) {
     let mut raw = Vec::new();
     let mut scratch = Scratch::default();
+    let mut dirs = OpenDirs::default();
     for (input, reply) in jobs {
         let source = input.source_name();
         let decoded = if cancel.load(Ordering::Relaxed) {
             Decoded::default()
         } else {
-            read_one(&input, &source, options, &mut raw, &mut scratch)
+            read_one(&input, &source, options, &mut raw, &mut scratch, &mut dirs)
         };
         // The consumer may have stopped; nobody waiting is fine.
         let _ = reply.send(Done { source, decoded });
@@ -174,6 +175,7 @@ fn read_one(
     options: &IngestOptions,
     raw: &mut Vec<u8>,
     scratch: &mut Scratch,
+    dirs: &mut OpenDirs,
 ) -> Decoded {
     let class = match input {
         Input::File(_) => classify_path(source),
@@ -184,7 +186,7 @@ fn read_one(
         // Decided by the key alone: do not read the object.
         return decode_object(source, class, &[], options, scratch);
     }
-    if let Err(error) = input.read_into(raw, options.max_object_bytes) {
+    if let Err(error) = input.read_with(raw, options.max_object_bytes, dirs) {
         tracing::warn!(%source, "cannot read: {error}");
         let mut decoded = Decoded::default();
         decoded.stats.files = 1;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::{Error, Result, SmallStr, Timestamp};
 
 mod document;
+mod identities;
 mod scan;
 
 pub use document::{Document, DocumentPool};
@@ -216,6 +217,9 @@ const SPAN_KEYS: [&str; 6] = [
     "userIdentity",
 ];
 
+/// Where `userIdentity` is in [`SPAN_KEYS`].
+const IDENTITY_SPAN: usize = 5;
+
 /// What the one-pass decoder ([`scan`]) learnt of a record's shape beyond its hot fields.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Scanned {
@@ -246,7 +250,8 @@ struct EventInner {
     event_name: SmallStr,
     aws_region: SmallStr,
     recipient_account_id: Option<SmallStr>,
-    user_identity: UserIdentity,
+    /// Shared with the other events of the same identity text (see `identities`).
+    user_identity: Arc<UserIdentity>,
     source: SourceAddress,
     user_agent: Option<Text>,
     error_code: Option<SmallStr>,
@@ -705,11 +710,26 @@ fn build_inner(view: &RecordView<'_>, text: &str, origin: Origin) -> Result<Even
     let event_name = small(&view.event_name).ok_or(Error::NotARecord {
         missing: "eventName",
     })?;
-    let user_identity = view
-        .user_identity
-        .as_ref()
-        .map(UserIdentityView::build)
-        .unwrap_or_default();
+    let build = || {
+        view.user_identity
+            .as_ref()
+            .map(UserIdentityView::build)
+            .unwrap_or_default()
+    };
+    // The identity object's text when the scanner read it (serde_json's views have no
+    // spans); none at all is the empty text.
+    let (start, end) = view.scanned.spans[IDENTITY_SPAN];
+    let key = if end > 0 {
+        text.get(start as usize..end as usize)
+    } else if view.user_identity.is_none() {
+        Some("")
+    } else {
+        None
+    };
+    let user_identity = match key {
+        Some(key) => identities::shared(key, build),
+        None => Arc::new(build()),
+    };
     Ok(EventInner {
         event_time,
         event_version: small(&view.event_version).unwrap_or_default(),

@@ -1,0 +1,111 @@
+//! Decoded identities shared by the events of one decoding thread.
+//!
+//! Why: a record's `userIdentity` is its longest typed part (ARNs, principal ids, the session
+//! issuer), and its strings are mostly too long to be stored inline, so building it cost three
+//! to four allocations per event, freed later on the detection threads. The events of a
+//! CloudTrail file come from few principals and sessions (in generated organisation trees, 98%
+//! of records repeat an identity object among the last 256 seen), so each decoding thread keeps
+//! the identities it built lately, keyed by the exact text of the `userIdentity` object, and
+//! events with the same text share one.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use super::UserIdentity;
+
+/// Slots of a thread's table (direct-mapped by a hash of the text).
+const SLOTS: usize = 512;
+
+/// Identity objects longer than this are built for their event alone, so the table's memory
+/// stays small (a few hundred kilobytes a thread) whatever the input.
+const MAX_KEY: usize = 2048;
+
+type Slot = Option<(Box<str>, Arc<UserIdentity>)>;
+
+thread_local! {
+    static RECENT: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The identity whose `userIdentity` text is `key`: one built lately on this thread from the
+/// same text, else `build()`'s, kept for the next event.
+pub(super) fn shared(key: &str, build: impl FnOnce() -> UserIdentity) -> Arc<UserIdentity> {
+    if key.len() > MAX_KEY {
+        return Arc::new(build());
+    }
+    let slot = slot_of(key.as_bytes());
+    RECENT.with_borrow_mut(|recent| {
+        if recent.is_empty() {
+            recent.resize(SLOTS, None);
+        }
+        if let Some(Some((text, identity))) = recent.get(slot)
+            && **text == *key
+        {
+            return Arc::clone(identity);
+        }
+        let identity = Arc::new(build());
+        if let Some(entry) = recent.get_mut(slot) {
+            *entry = Some((key.into(), Arc::clone(&identity)));
+        }
+        identity
+    })
+}
+
+/// The slot of an identity text: a sum of its eight-byte words, mixed. Weaker than a general
+/// hash, several times cheaper over the half-kilobyte of a typical identity, and enough here:
+/// the table compares the whole text, so two texts in one slot cost a build, never a wrong
+/// identity.
+fn slot_of(text: &[u8]) -> usize {
+    let mut words = text.chunks_exact(8);
+    let mut sum = text.len() as u64;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        sum = sum.wrapping_add(u64::from_le_bytes(w));
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        sum = sum.wrapping_add(u64::from(b) << (8 * i));
+    }
+    let mixed = (sum ^ (sum >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    (mixed >> 55) as usize % SLOTS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str) -> UserIdentity {
+        UserIdentity {
+            user_name: Some(name.into()),
+            ..UserIdentity::default()
+        }
+    }
+
+    #[test]
+    fn the_same_text_shares_one_identity_and_other_text_builds_its_own() {
+        let a = shared(r#"{"userName":"alice"}"#, || named("alice"));
+        let again = shared(r#"{"userName":"alice"}"#, || unreachable!("built twice"));
+        assert!(Arc::ptr_eq(&a, &again));
+        let b = shared(r#"{"userName":"bob"}"#, || named("bob"));
+        assert_eq!(b.user_name.as_deref(), Some("bob"));
+        assert_eq!(a.user_name.as_deref(), Some("alice"));
+        // More texts than slots: every one still gets its own identity.
+        for i in 0..SLOTS * 2 {
+            let text = format!(r#"{{"userName":"u{i}"}}"#);
+            let name = format!("u{i}");
+            let id = shared(&text, || named(&name));
+            assert_eq!(id.user_name.as_deref(), Some(name.as_str()));
+        }
+        let long = format!(r#"{{"userName":"{}"}}"#, "x".repeat(MAX_KEY));
+        let first = shared(&long, || named("long"));
+        let second = shared(&long, || named("long"));
+        assert!(!Arc::ptr_eq(&first, &second), "long texts are not kept");
+    }
+
+    #[test]
+    fn the_identity_span_is_user_identity() {
+        assert_eq!(
+            super::super::SPAN_KEYS[super::super::IDENTITY_SPAN],
+            "userIdentity"
+        );
+    }
+}

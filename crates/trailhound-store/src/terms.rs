@@ -14,7 +14,7 @@
 //! built with; records are always checked with the fast hash.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 /// A hasher for keys that are already well-mixed 64-bit hashes.
 #[derive(Default)]
@@ -224,6 +224,9 @@ pub(crate) fn build_filter<'a>(records: impl Iterator<Item = &'a str>) -> Vec<u8
     FilterBuilder::default().build(records)
 }
 
+/// Slots of [`FilterBuilder::build`]'s table of strings seen lately (a power of two).
+const STRING_SLOTS: usize = 1 << 14;
+
 /// Builds block filters with its tables kept from one block to the next.
 #[derive(Default)]
 pub(crate) struct FilterBuilder {
@@ -253,7 +256,12 @@ impl FilterBuilder {
                 words.insert(h);
             }
         };
-        let mut seen: foldhash::HashSet<&'a [u8]> = foldhash::HashSet::default();
+        // Strings seen lately, direct-mapped by a hash of their bytes and compared whole: a
+        // set of every string of the block cost more than the splitting it saved (a table
+        // of hundreds of thousands of entries, out of cache, grown as it filled); a miss here
+        // only splits a string again, whose words the sets already hold.
+        let mut seen: Vec<(u64, &'a [u8])> = vec![(0, &[][..]); STRING_SLOTS];
+        let hasher = foldhash::fast::FixedState::with_seed(0x7465_726d);
         for record in records {
             let text = record.as_bytes();
             if memchr::memchr(b'\\', text).is_some() {
@@ -273,7 +281,11 @@ impl FilterBuilder {
                     break;
                 };
                 let string = &text[body..(close + 2).min(text.len())];
-                if seen.insert(string) {
+                let hash = hasher.hash_one(string);
+                // The mask keeps the index within the table.
+                let slot = &mut seen[hash as usize & (STRING_SLOTS - 1)];
+                if slot.0 != hash || slot.1 != string {
+                    *slot = (hash, string);
                     for_each_word_between(text, body, close, &mut add);
                 }
                 at = close + 1;
@@ -380,6 +392,17 @@ mod tests {
         assert_eq!(
             FilterBuilder::default().build(records.iter().copied()),
             word_by_word(&records)
+        );
+        // More distinct strings than the table of strings seen holds, each seen twice, the
+        // second time after it was pushed out.
+        let many: Vec<String> = (0..STRING_SLOTS * 3)
+            .chain(0..STRING_SLOTS * 3)
+            .map(|i| format!(r#"{{"user":"user-{i}","role":"role {}"}}"#, i % 7))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            FilterBuilder::default().build(many.iter().copied()),
+            word_by_word(&many)
         );
     }
 

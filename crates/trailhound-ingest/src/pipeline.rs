@@ -186,7 +186,7 @@ fn read_one(
         // Decided by the key alone: do not read the object.
         return decode_object(source, class, &[], options, scratch);
     }
-    if let Err(error) = input.read_with(raw, options.max_object_bytes, dirs) {
+    if let Err(error) = input.read_with(raw, options.max_object_bytes, Some(dirs)) {
         tracing::warn!(%source, "cannot read: {error}");
         let mut decoded = Decoded::default();
         decoded.stats.files = 1;

@@ -77,20 +77,25 @@ impl Input {
     /// # Errors
     /// The I/O error of opening or reading.
     pub fn read_into(&self, buf: &mut Vec<u8>, cap: u64) -> std::io::Result<()> {
-        self.read_with(buf, cap, &mut OpenDirs::default())
+        self.read_with(buf, cap, None)
     }
 
-    /// [`Input::read_into`], opening a file relative to its directory's handle in `dirs`.
+    /// [`Input::read_into`], opening a file relative to its directory's handle in `dirs` when
+    /// given (a reading thread's many objects), else by its path (one object: a directory
+    /// handle would be an extra open).
     pub(crate) fn read_with(
         &self,
         buf: &mut Vec<u8>,
         cap: u64,
-        dirs: &mut OpenDirs,
+        dirs: Option<&mut OpenDirs>,
     ) -> std::io::Result<()> {
         buf.clear();
         match self {
             Input::File(path) => {
-                let file = dirs.open(path)?;
+                let file = match dirs {
+                    Some(dirs) => dirs.open(path)?,
+                    None => std::fs::File::open(path)?,
+                };
                 // Room for a typical object up front instead of asking the file's size
                 // (one system call per object less); larger ones grow the buffer, which
                 // the reading thread keeps.
@@ -323,7 +328,7 @@ mod tests {
         for _ in 0..2 {
             for path in &paths {
                 Input::File(path.clone())
-                    .read_with(&mut buf, 1 << 20, &mut dirs)
+                    .read_with(&mut buf, 1 << 20, Some(&mut dirs))
                     .unwrap();
                 let want = std::fs::read(path).unwrap();
                 assert_eq!(buf, want, "{}", path.display());
@@ -331,23 +336,30 @@ mod tests {
         }
         #[cfg(unix)]
         assert!(dirs.open.len() <= MAX_OPEN_DIRS);
+        // One object alone is read by its path, the same bytes.
+        Input::File(paths[3].clone())
+            .read_into(&mut buf, 1 << 20)
+            .unwrap();
+        assert_eq!(buf, std::fs::read(&paths[3]).unwrap());
         // A missing file is the error of opening it by its whole path.
         let missing = Input::File(dir.path().join("d0/missing.json"));
-        let error = missing.read_with(&mut buf, 1 << 20, &mut dirs).unwrap_err();
+        let error = missing
+            .read_with(&mut buf, 1 << 20, Some(&mut dirs))
+            .unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
         // So is a file whose directory is gone, and a bare file name reads from the
         // working directory as before.
         let gone = Input::File(dir.path().join("nowhere/f.json"));
-        assert!(gone.read_with(&mut buf, 1 << 20, &mut dirs).is_err());
+        assert!(gone.read_with(&mut buf, 1 << 20, Some(&mut dirs)).is_err());
         assert!(
             Input::File(PathBuf::from("Cargo.toml"))
-                .read_with(&mut buf, 1 << 20, &mut dirs)
+                .read_with(&mut buf, 1 << 20, Some(&mut dirs))
                 .is_ok()
         );
         // The cap still holds: one byte past it is read so the caller sees the object is too
         // large.
         Input::File(paths[0].clone())
-            .read_with(&mut buf, 1, &mut dirs)
+            .read_with(&mut buf, 1, Some(&mut dirs))
             .unwrap();
         assert_eq!(buf.len(), 2);
     }

@@ -81,12 +81,23 @@ pub fn decode_object(
         ObjectClass::Insight => decoder.out.stats.insight_files = 1,
         ObjectClass::Log => {}
     }
+    // When the buffer at hand is too small for the size the object states, a pooled one
+    // that holds it (or none: inflating allocates), and the one at hand goes back to the pool.
+    if let Some(size) = gzip::declared_size(bytes)
+        && scratch.inflated.capacity() < size
+        && (size as u64) <= options.max_object_bytes
+    {
+        let fits = scratch.documents.take_at_least(size);
+        scratch
+            .documents
+            .give(std::mem::replace(&mut scratch.inflated, fits));
+    }
     if let Some(len) = scratch
         .whole
         .inflate(bytes, options.max_object_bytes, &mut scratch.inflated)
     {
         decoder.out.stats.bytes_inflated = len as u64;
-        let mut inflated = std::mem::replace(&mut scratch.inflated, scratch.documents.take());
+        let mut inflated = std::mem::take(&mut scratch.inflated);
         inflated.truncate(len);
         match String::from_utf8(inflated) {
             // The usual case: the events read their records in place, and the buffer comes

@@ -103,14 +103,10 @@ impl WholeInflater {
         if compressed.len() < HEADER + TRAILER || !compressed.starts_with(&[0x1f, 0x8b, 8]) {
             return None;
         }
-        let size_at = compressed.len() - 4;
-        let mut size = [0u8; 4];
-        size.copy_from_slice(compressed.get(size_at..)?);
-        let size = u32::from_le_bytes(size);
-        if u64::from(size) > cap || self.member_header.find(compressed.get(HEADER..)?).is_some() {
+        let size = declared_size(compressed)?;
+        if size as u64 > cap || self.member_header.find(compressed.get(HEADER..)?).is_some() {
             return None;
         }
-        let size = usize::try_from(size).ok()?;
         if out.len() < size {
             if out.capacity() < size {
                 // A new buffer rather than a grown one: growing copies what the buffer held,
@@ -130,6 +126,17 @@ impl WholeInflater {
             _ => None,
         }
     }
+}
+
+/// The inflated size a gzip object states in its last four bytes (ISIZE: the size of its
+/// last member, modulo 2^32), a hint to size a buffer by and no more until inflating
+/// agrees.
+#[must_use]
+pub fn declared_size(compressed: &[u8]) -> Option<usize> {
+    let at = compressed.len().checked_sub(4)?;
+    let mut size = [0u8; 4];
+    size.copy_from_slice(compressed.get(at..)?);
+    usize::try_from(u32::from_le_bytes(size)).ok()
 }
 
 /// Inflates the whole of `compressed` into `out` (cleared first), at most `cap` bytes.

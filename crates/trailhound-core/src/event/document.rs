@@ -77,17 +77,25 @@ impl DocumentPool {
         self.take_at_least(0)
     }
 
-    /// The buffer given back last among those that hold at least `capacity` bytes (its
-    /// length is whatever it held before), or a new empty one. Taking one that fits, rather
-    /// than the last one given, matters: a buffer too small for the next object would be
-    /// freed and a larger one allocated, and memory freed and allocated again is memory the
-    /// allocator hands back to the kernel and faults in (and zeroes) again.
+    /// The smallest buffer that holds at least `capacity` bytes (of those as small, the one
+    /// given back last; its length is whatever it held before), or a new empty one. Taking
+    /// one that fits, rather than the last one given, matters: a buffer too small for the
+    /// next object would be freed and a larger one allocated, and memory freed and allocated
+    /// again is memory the allocator hands back to the kernel and faults in (and zeroes)
+    /// again. The smallest that fits leaves the large ones for large objects.
     #[must_use]
     pub fn take_at_least(&self, capacity: usize) -> Vec<u8> {
         let Ok(mut free) = self.free.lock() else {
             return Vec::new();
         };
-        let Some(at) = free.buffers.iter().rposition(|b| b.capacity() >= capacity) else {
+        let Some((at, _)) = free
+            .buffers
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, b)| b.capacity() >= capacity)
+            .min_by_key(|(_, b)| b.capacity())
+        else {
             return Vec::new();
         };
         let buffer = free.buffers.swap_remove(at);
@@ -136,14 +144,15 @@ mod tests {
         let buffer = pool.take();
         assert_eq!(buffer, b"{\"Records\":[]}");
         assert!(pool.is_empty() && pool.take().is_empty());
-        // The last given back of those large enough; none large enough: a new one.
-        for capacity in [16, 48, 32] {
+        // The smallest of those large enough; none large enough: a new one.
+        for capacity in [16, 48, 32, 40] {
             drop(Document::pooled(String::with_capacity(capacity), &pool));
         }
         assert_eq!(pool.take_at_least(49).capacity(), 0);
         assert_eq!(pool.take_at_least(20).capacity(), 32);
-        assert_eq!(pool.take_at_least(20).capacity(), 48);
+        assert_eq!(pool.take_at_least(20).capacity(), 40);
         assert_eq!(pool.take_at_least(0).capacity(), 16);
+        assert_eq!(pool.take().capacity(), 48);
         assert!(pool.is_empty());
         // Larger than an eighth of the pool: freed instead.
         drop(Document::pooled("x".repeat(65), &pool));

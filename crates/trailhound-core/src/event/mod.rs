@@ -261,7 +261,9 @@ struct EventInner {
     event_type: Option<SmallStr>,
     management_event: Option<bool>,
     shared_event_id: Option<SmallStr>,
-    tls_details: Option<TlsDetails>,
+    /// Where the `tlsDetails` strings lie in the text: the host header of almost every record
+    /// is longer than a [`SmallStr`] holds inline, and no detector reads these hot.
+    tls_details: Option<[Option<Text>; 3]>,
     raw: Raw,
     scanned: Scanned,
     origin: Origin,
@@ -527,8 +529,14 @@ impl Event {
     }
     /// `tlsDetails`.
     #[must_use]
-    pub fn tls_details(&self) -> Option<&TlsDetails> {
-        self.inner.tls_details.as_ref()
+    pub fn tls_details(&self) -> Option<TlsDetails> {
+        let [version, suite, host] = self.inner.tls_details.as_ref()?;
+        let get = |text: &Option<Text>| text.as_ref().map(|t| t.get(&self.inner.raw).into());
+        Some(TlsDetails {
+            tls_version: get(version),
+            cipher_suite: get(suite),
+            client_provided_host_header: get(host),
+        })
     }
     /// The record's JSON text as read.
     #[must_use]
@@ -754,10 +762,13 @@ fn build_inner(view: &RecordView<'_>, text: &str, origin: Origin) -> Result<Even
         event_type: small(&view.event_type),
         management_event: view.management_event.map(|b| b.0),
         shared_event_id: small(&view.shared_event_id),
-        tls_details: view.tls_details.as_ref().map(|t| TlsDetails {
-            tls_version: small(&t.tls_version),
-            cipher_suite: small(&t.cipher_suite),
-            client_provided_host_header: small(&t.client_provided_host_header),
+        tls_details: view.tls_details.as_ref().map(|t| {
+            [
+                &t.tls_version,
+                &t.cipher_suite,
+                &t.client_provided_host_header,
+            ]
+            .map(|v| v.as_deref().map(|v| Text::of(v, text)))
         }),
         raw: Raw::Owned(Box::default()),
         scanned: view.scanned,
@@ -1159,8 +1170,8 @@ mod tests {
             Some("s3.amazonaws.com")
         );
         assert_eq!(
-            e.tls_details().and_then(|t| t.tls_version.as_deref()),
-            Some("TLSv1.3")
+            e.tls_details().and_then(|t| t.tls_version),
+            Some("TLSv1.3".into())
         );
     }
 

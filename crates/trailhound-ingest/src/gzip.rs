@@ -132,7 +132,7 @@ impl WholeInflater {
 /// last member, modulo 2^32), a hint to size a buffer by and no more until inflating
 /// agrees.
 #[must_use]
-pub fn declared_size(compressed: &[u8]) -> Option<usize> {
+pub(crate) fn declared_size(compressed: &[u8]) -> Option<usize> {
     let at = compressed.len().checked_sub(4)?;
     let mut size = [0u8; 4];
     size.copy_from_slice(compressed.get(at..)?);

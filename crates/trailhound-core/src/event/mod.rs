@@ -260,7 +260,8 @@ struct EventInner {
     event_id: Text,
     event_type: Option<SmallStr>,
     management_event: Option<bool>,
-    shared_event_id: Option<SmallStr>,
+    /// A UUID, longer than a [`SmallStr`] holds inline.
+    shared_event_id: Option<Text>,
     /// Where the `tlsDetails` strings lie in the text: the host header of almost every record
     /// is longer than a [`SmallStr`] holds inline, and no detector reads these hot.
     tls_details: Option<[Option<Text>; 3]>,
@@ -525,7 +526,10 @@ impl Event {
     /// `sharedEventID`.
     #[must_use]
     pub fn shared_event_id(&self) -> Option<&str> {
-        self.inner.shared_event_id.as_deref()
+        self.inner
+            .shared_event_id
+            .as_ref()
+            .map(|t| t.get(&self.inner.raw))
     }
     /// `tlsDetails`.
     #[must_use]
@@ -761,7 +765,7 @@ fn build_inner(view: &RecordView<'_>, text: &str, origin: Origin) -> Result<Even
             .map_or(Text::Owned(Box::default()), |v| Text::of(v, text)),
         event_type: small(&view.event_type),
         management_event: view.management_event.map(|b| b.0),
-        shared_event_id: small(&view.shared_event_id),
+        shared_event_id: view.shared_event_id.as_deref().map(|v| Text::of(v, text)),
         tls_details: view.tls_details.as_ref().map(|t| {
             [
                 &t.tls_version,

@@ -535,7 +535,6 @@ impl BehaviourDetector {
             if let Some(asn) = enrichment.asn {
                 let before = state.asns.touch(u64::from(asn), time, values_cap);
                 let is_new = before.is_none_or(|s| now - s.last > forget_secs);
-                let label = format!("AS{asn}");
                 if warm && is_new && !state.asn_labels.as_slice().is_empty() {
                     let mut context = base_context(state);
                     context.insert("asn".into(), asn.into());
@@ -559,7 +558,9 @@ impl BehaviourDetector {
                         event: event.clone(),
                     });
                 }
-                state.asn_labels.add(&label, values_cap);
+                state
+                    .asn_labels
+                    .add(as_label(asn, &mut [0; 12]), values_cap);
             }
         }
 
@@ -967,7 +968,7 @@ fn distinct_count(values: impl Iterator<Item = u64>) -> u32 {
 /// The entity a principal baseline keys on: a role across its sessions (the session issuer),
 /// except Identity Center permission-set roles (`AWSReservedSSO_…`), which many people share:
 /// there the session (the person) is the entity. AWS services have none.
-fn baseline_key(event: &Event) -> Option<String> {
+fn baseline_key(event: &Event) -> Option<&str> {
     let id = event.user_identity();
     if id.kind == IdentityType::AWSService {
         return None;
@@ -978,9 +979,29 @@ fn baseline_key(event: &Event) -> Option<String> {
         .and_then(|s| s.user_name.as_deref())
         .is_some_and(|name| name.starts_with("AWSReservedSSO_"));
     if id.kind == IdentityType::AssumedRole && shared_role {
-        return event.principal_arn().map(str::to_owned);
+        return event.principal_arn();
     }
-    event.principal_key().map(str::to_owned)
+    event.principal_key()
+}
+
+/// `AS{asn}`, written into `buf`: this label is made for every event from an address, and
+/// a `format!` was an allocation each time.
+fn as_label(asn: u32, buf: &mut [u8; 12]) -> &str {
+    // Ten digits at most, after "AS".
+    let mut at = buf.len();
+    let mut rest = asn;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    at -= 2;
+    buf[at] = b'A';
+    buf[at + 1] = b'S';
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 fn display_name(event: &Event, key: &str) -> String {
@@ -1104,15 +1125,16 @@ impl Detector for BehaviourDetector {
         let mut findings = Vec::new();
         self.observe_account(event, &mut findings);
         let principal = baseline_key(event);
-        if let Some(principal) = &principal {
+        if let Some(principal) = principal {
             self.observe_principal(event, principal, &mut findings);
         }
         if findings.is_empty() {
             return;
         }
         let group = principal
-            .or_else(|| event.account_id().map(str::to_owned))
-            .unwrap_or_default();
+            .or_else(|| event.account_id())
+            .unwrap_or_default()
+            .to_owned();
         self.route(findings, &group, out);
     }
 
@@ -1173,6 +1195,13 @@ impl Detector for BehaviourDetector {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn as_labels_are_written_in_place() {
+        for asn in [0, 7, 16509, u32::MAX] {
+            assert_eq!(as_label(asn, &mut [0; 12]), format!("AS{asn}"));
+        }
+    }
+
     use super::*;
 
     #[test]

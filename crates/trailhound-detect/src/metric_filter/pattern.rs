@@ -228,7 +228,13 @@ impl FilterPattern {
     /// skim of the record.
     #[must_use]
     pub fn matches_event(&self, event: &Event) -> bool {
-        self.matches_in(event.raw(), Root::Event(event))
+        match self {
+            // The record's text only for the terms that read it: a JSON pattern on typed
+            // fields never touches it (the first touch of a record on the detection thread
+            // is a cache miss).
+            Self::Json(expr) => eval(expr, Root::Event(event)),
+            _ => self.matches_in(event.raw(), Root::Event(event)),
+        }
     }
 
     fn matches_in(&self, record: &str, root: Root<'_>) -> bool {

@@ -205,6 +205,13 @@ fn log_routing(set: &RuleSet) {
         all_events = all,
         "sigma rules loaded"
     );
+    for rule in set.unrouted_rules() {
+        tracing::debug!(
+            rule = rule.doc.title,
+            path = rule.doc.path,
+            "sigma rule runs on every event (its condition pins no eventName)"
+        );
+    }
 }
 
 fn extension(doc: &SigmaDoc) -> Option<&serde_json::Map<String, serde_json::Value>> {

@@ -381,6 +381,13 @@ impl RuleSet {
         (self.rules.len() - self.unrouted.len(), self.unrouted.len())
     }
 
+    /// The rules run on every event: their condition pins no eventName to route them by.
+    pub fn unrouted_rules(&self) -> impl Iterator<Item = &CompiledRule> {
+        self.unrouted
+            .iter()
+            .filter_map(|&i| self.rules.get(i as usize).map(|rule| &**rule))
+    }
+
     /// The eventNames to route to this set, or `None` when some rule needs every event.
     #[must_use]
     pub fn event_names(&self) -> Option<Vec<String>> {

@@ -472,20 +472,27 @@ impl Detector for IntelDetector {
         if let Some(agent) = event.user_agent()
             && !self.ua_lists.is_empty()
         {
-            if !self.ua_seen.contains_key(agent) {
-                if self.ua_seen.len() >= UA_CACHE {
-                    self.ua_seen.clear();
+            // One hash of the agent per event: the lists are searched on a miss only.
+            let missed;
+            let found: &[(u32, u32)] = match self.ua_seen.get(agent) {
+                Some(found) => found,
+                None => {
+                    if self.ua_seen.len() >= UA_CACHE {
+                        self.ua_seen.clear();
+                    }
+                    let found: Box<[(u32, u32)]> = (0u32..)
+                        .zip(&self.ua_lists)
+                        .filter_map(|(i, (list, _))| {
+                            let entry = list.find_index(agent)?;
+                            Some((i, u32::try_from(entry).ok()?))
+                        })
+                        .collect();
+                    self.ua_seen.insert(agent.into(), found.clone());
+                    missed = found;
+                    &missed
                 }
-                let found: Box<[(u32, u32)]> = (0u32..)
-                    .zip(&self.ua_lists)
-                    .filter_map(|(i, (list, _))| {
-                        let entry = list.find_index(agent)?;
-                        Some((i, u32::try_from(entry).ok()?))
-                    })
-                    .collect();
-                self.ua_seen.insert(agent.into(), found);
-            }
-            for &(list, entry) in self.ua_seen.get(agent).into_iter().flatten() {
+            };
+            for &(list, entry) in found {
                 let Some((list, severity)) = self.ua_lists.get(list as usize) else {
                     continue;
                 };

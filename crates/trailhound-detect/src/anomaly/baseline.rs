@@ -97,9 +97,12 @@ pub struct Labels(Vec<String>);
 impl Labels {
     /// Adds a label unless present; keeps the `cap` most recent.
     pub fn add(&mut self, label: &str, cap: usize) {
-        if let Some(index) = self.0.iter().position(|l| l == label) {
-            let item = self.0.remove(index);
-            self.0.push(item);
+        // Searched from the most recent end: the usual label is the one added last.
+        if let Some(index) = self.0.iter().rposition(|l| l == label) {
+            if index + 1 < self.0.len() {
+                let item = self.0.remove(index);
+                self.0.push(item);
+            }
             return;
         }
         if self.0.len() >= cap.max(1) {

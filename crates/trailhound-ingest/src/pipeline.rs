@@ -29,7 +29,8 @@ struct Done {
     decoded: Decoded,
 }
 
-type Job = (Input, Sender<Done>);
+/// An input to read (borrowed: the workers are scoped to the run) and where its result goes.
+type Job<'a> = (&'a Input, Sender<Done>);
 
 /// Reads `inputs` on `options.threads` worker threads and hands their events to `on_batch` in
 /// input order, as batches of at most `options.batch_size` events, with the running counters.
@@ -78,11 +79,11 @@ pub fn ingest(
 
 /// Feeds jobs to the workers and delivers their results in input order, keeping at most
 /// `in_flight` objects pending.
-fn drive(
-    inputs: &[Input],
+fn drive<'a>(
+    inputs: &'a [Input],
     options: &IngestOptions,
     in_flight: usize,
-    job_tx: Sender<Job>,
+    job_tx: Sender<Job<'a>>,
     report: &mut IngestReport,
     on_batch: &mut dyn FnMut(EventBatch, &IngestStats) -> ControlFlow<()>,
 ) -> Result<()> {
@@ -100,9 +101,7 @@ fn drive(
             return Ok(());
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
-        job_tx
-            .send((input.clone(), tx))
-            .map_err(|_| Error::Worker)?;
+        job_tx.send((input, tx)).map_err(|_| Error::Worker)?;
         pending.push_back(rx);
     }
     drop(job_tx);
@@ -149,7 +148,7 @@ fn deliver_one(
     ControlFlow::Continue(())
 }
 
-fn worker(jobs: &Receiver<Job>, options: &IngestOptions, cancel: &AtomicBool) {
+fn worker(jobs: &Receiver<Job<'_>>, options: &IngestOptions, cancel: &AtomicBool) {
     let mut raw = Vec::new();
     let mut scratch = Scratch::default();
     let mut dirs = OpenDirs::default();
@@ -158,7 +157,7 @@ fn worker(jobs: &Receiver<Job>, options: &IngestOptions, cancel: &AtomicBool) {
         let decoded = if cancel.load(Ordering::Relaxed) {
             Decoded::default()
         } else {
-            read_one(&input, &source, options, &mut raw, &mut scratch, &mut dirs)
+            read_one(input, &source, options, &mut raw, &mut scratch, &mut dirs)
         };
         // The consumer may have stopped; nobody waiting is fine.
         let _ = reply.send(Done { source, decoded });

@@ -705,12 +705,10 @@ impl Event {
     }
 }
 
-/// The hot fields of a parsed record view; `raw` is set by the caller.
-/// Builds an event from the fields read out of `text` (the record's text, or text that starts
-/// with it: the record's raw text is attached afterwards and starts where `text` does).
-/// The event of a decoded record. Built straight into its shared allocation: the record's
-/// state is some 600 bytes, and building it apart and moving it in cost two copies of it per
-/// event.
+/// The event of the fields read out of `text` (the record's text, or text that starts with
+/// it), with `raw` for its text, which starts where `text` does. Built straight into its
+/// shared allocation: the event's state is some 600 bytes, and building it apart and moving
+/// it in cost two copies of it per event.
 fn build_event(view: &RecordView<'_>, text: &str, origin: Origin, raw: Raw) -> Result<Event> {
     let event_time = view.event_time.as_deref().ok_or(Error::NotARecord {
         missing: "eventTime",

@@ -132,25 +132,30 @@ impl<'a> Scan<'a> {
     /// scanner's instructions. Everything else goes to [`Scan::string_end_from`].
     #[inline(always)]
     fn string_end(&self) -> Option<(usize, bool)> {
-        let bytes = self.bytes;
-        let mut i = self.at;
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let flags = specials(u64::from_le_bytes(word));
-            if flags != 0 {
-                i += (flags.trailing_zeros() / 8) as usize;
-                if bytes.get(i) == Some(&b'"') {
-                    return Some((i, false));
-                }
-                break;
-            }
-            i += 8;
+        let i = self.plain_until(self.at);
+        if self.bytes.get(i) == Some(&b'"') {
+            return Some((i, false));
         }
         self.string_end_from(i)
     }
 
-    /// [`Scan::string_end`] from `i`, a byte of the string's body that needs a look (an
+    /// From `i`, eight bytes at a time, the index of the first byte that needs a look (`"`,
+    /// `\`, a control character), or of the text's last few bytes.
+    #[inline(always)]
+    fn plain_until(&self, mut i: usize) -> usize {
+        while let Some(chunk) = self.bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let flags = specials(u64::from_le_bytes(word));
+            if flags != 0 {
+                return i + (flags.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        i
+    }
+
+    /// [`Scan::string_end`] from `from`, a byte of the string's body that needs a look (an
     /// escape, a control character) or the last few bytes of the text.
     #[inline(never)]
     fn string_end_from(&self, from: usize) -> Option<(usize, bool)> {
@@ -158,17 +163,7 @@ impl<'a> Scan<'a> {
         let mut i = from;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time to the next byte that needs a look.
-            while let Some(chunk) = bytes.get(i..i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let flags = specials(u64::from_le_bytes(word));
-                if flags != 0 {
-                    i += (flags.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
+            i = self.plain_until(i);
             match *bytes.get(i)? {
                 b'"' => return Some((i, escaped)),
                 b'\\' => {

@@ -409,19 +409,6 @@ impl Event {
         }
     }
 
-    /// [`Event::detach`] for an event given up by its owner: when nothing else holds it, its
-    /// record is copied out in place, without copying the rest of the event.
-    #[must_use]
-    pub fn into_detached(mut self) -> Event {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            if let Raw::Shared { .. } = inner.raw {
-                inner.raw = inner.raw.copied();
-            }
-            return self;
-        }
-        self.detach()
-    }
-
     /// True when the event reads its record from a shared document (see [`Event::detach`]).
     #[must_use]
     pub fn shares_document(&self) -> bool {
@@ -1274,11 +1261,6 @@ mod tests {
         assert!(!kept.shares_document() && !whole.shares_document());
         assert_eq!(kept.raw(), ROLE);
         assert_eq!(kept.event_id(), whole.event_id());
-        let (_, again) =
-            Event::from_json_prefix_in(&document, at, Origin::new("f.json", 0)).unwrap();
-        let again = again.unwrap().into_detached();
-        assert!(!again.shares_document());
-        assert_eq!((again.raw(), again.event_id()), (ROLE, whole.event_id()));
         drop(event);
         assert_eq!(Arc::strong_count(&document), 1);
         // Past the end, or not at a record.

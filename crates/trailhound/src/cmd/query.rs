@@ -326,13 +326,14 @@ impl StoreSink {
         since: Timestamp,
         until: Timestamp,
     ) -> anyhow::Result<()> {
-        // Kept until the batch is written: each event with its own copy of its record, so
-        // that the files they were read from go back to the decoders meanwhile.
+        // Kept as they are until the batch is written, reading their records in place: the
+        // store keeps every record of a file anyway, so a copy of each (as correlation
+        // windows keep) would only cost an allocation and a copy per event, about a tenth of
+        // a `hunt --store`'s CPU. Their files' buffers go back to the decoders once written.
         self.buffer.extend(
             events
                 .into_iter()
-                .filter(|e| (since..until).contains(&e.event_time()))
-                .map(trailhound_core::Event::into_detached),
+                .filter(|e| (since..until).contains(&e.event_time())),
         );
         self.alerts.extend_from_slice(alerts);
         if self.buffer.len() >= SINK_BATCH {

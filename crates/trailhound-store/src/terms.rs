@@ -270,13 +270,16 @@ impl FilterBuilder {
             }
             let mut at = 0;
             while at < text.len() {
-                let Some(open) = memchr::memchr(b'"', &text[at..]).map(|q| at + q) else {
+                let Some(open) = quote_from(text, at) else {
                     for_each_word_between(text, at, text.len(), &mut add);
                     break;
                 };
-                for_each_word_between(text, at, open, &mut add);
+                // Between two strings there is mostly punctuation (`:`, `,`, `},`): no word.
+                if text[at..open].iter().any(|b| WORD[usize::from(*b)]) {
+                    for_each_word_between(text, at, open, &mut add);
+                }
                 let body = open + 1;
-                let Some(close) = memchr::memchr(b'"', &text[body..]).map(|q| body + q) else {
+                let Some(close) = quote_from(text, body) else {
                     for_each_word_between(text, body, text.len(), &mut add);
                     break;
                 };
@@ -293,6 +296,28 @@ impl FilterBuilder {
         }
         filter_of(words)
     }
+}
+
+/// The index of the first `"` of `text` from `i` on, eight bytes at a time. Most strings of a
+/// record are a few bytes long: a call of `memchr` for each cost more than this scan.
+#[inline]
+fn quote_from(text: &[u8], mut i: usize) -> Option<usize> {
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    while let Some(chunk) = text.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ QUOTES;
+        // The lowest flagged byte is the first quote (borrows only flag bytes after it).
+        let zero = x.wrapping_sub(LOW) & !x & HIGH;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = text.get(i..)?;
+    rest.iter().position(|b| *b == b'"').map(|q| i + q)
 }
 
 /// The Bloom filter of a set of word hashes.
@@ -404,6 +429,22 @@ mod tests {
             FilterBuilder::default().build(many.iter().copied()),
             word_by_word(&many)
         );
+    }
+
+    #[test]
+    fn quotes_are_found_like_memchr_finds_them() {
+        let text = br#"{"a":"bcdefghijklmnop","q":"\"","x":1234567890123,"y":""}"#;
+        for start in 0..=text.len() {
+            for end in start..=text.len() {
+                let t = &text[..end];
+                assert_eq!(
+                    quote_from(t, start),
+                    memchr::memchr(b'"', &t[start..]).map(|q| start + q),
+                    "{start}..{end}"
+                );
+            }
+        }
+        assert_eq!(quote_from(b"abc", 5), None);
     }
 
     #[test]

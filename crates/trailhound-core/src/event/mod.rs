@@ -304,7 +304,7 @@ impl Event {
         }
         // The text is borrowed while the event is built; it moves in afterwards (the event is
         // not shared yet, so `get_mut` finds it alone).
-        let mut event = build_event(&view, &raw, origin, Raw::Owned(Box::default()))?;
+        let mut event = build_event(&mut view, &raw, origin, Raw::Owned(Box::default()))?;
         if let Some(inner) = Arc::get_mut(&mut event.inner) {
             inner.raw = Raw::Owned(raw);
         }
@@ -389,7 +389,7 @@ impl Event {
             }
         };
         let record = text.get(..len).unwrap_or(text);
-        let event = build_event(&view, text, origin, raw_of(record));
+        let event = build_event(&mut view, text, origin, raw_of(record));
         Ok((len, event))
     }
 
@@ -696,7 +696,7 @@ impl Event {
 /// it), with `raw` for its text, which starts where `text` does. Built straight into its
 /// shared allocation: the event's state is some 600 bytes, and building it apart and moving
 /// it in cost two copies of it per event.
-fn build_event(view: &RecordView<'_>, text: &str, origin: Origin, raw: Raw) -> Result<Event> {
+fn build_event(view: &mut RecordView<'_>, text: &str, origin: Origin, raw: Raw) -> Result<Event> {
     let event_time = view.event_time.as_deref().ok_or(Error::NotARecord {
         missing: "eventTime",
     })?;
@@ -707,6 +707,7 @@ fn build_event(view: &RecordView<'_>, text: &str, origin: Origin, raw: Raw) -> R
     let event_name = small(&view.event_name).ok_or(Error::NotARecord {
         missing: "eventName",
     })?;
+    let known_identity = view.known_identity.take();
     let build = || {
         view.user_identity
             .as_ref()
@@ -723,9 +724,10 @@ fn build_event(view: &RecordView<'_>, text: &str, origin: Origin, raw: Raw) -> R
     } else {
         None
     };
-    let user_identity = match key {
-        Some(key) => identities::shared(key, build),
-        None => Arc::new(build()),
+    let user_identity = match (known_identity, key) {
+        (Some(known), _) => known,
+        (None, Some(key)) => identities::shared(key, view.identity_shape, build),
+        (None, None) => Arc::new(build()),
     };
     let inner = Arc::new(EventInner {
         event_time,
@@ -1006,6 +1008,13 @@ struct RecordView<'a> {
     tls_details: Option<TlsView<'a>>,
     #[serde(skip)]
     scanned: Scanned,
+    /// The identity this thread built lately from the same `userIdentity` text, when the
+    /// scanner found one and skipped the object (`user_identity` is then absent).
+    #[serde(skip)]
+    known_identity: Option<Arc<UserIdentity>>,
+    /// What the scanner noted reading `userIdentity`, kept with the identity built from it.
+    #[serde(skip)]
+    identity_shape: identities::Shape,
 }
 
 #[derive(Deserialize, Default, Debug, PartialEq)]

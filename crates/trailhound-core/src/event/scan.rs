@@ -14,10 +14,12 @@
 //! check exactly that.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
+use super::identities::{self, Shape};
 use super::{
     LenientBool, RecordView, SPAN_KEYS, SessionAttributesView, SessionContextView,
-    SessionIssuerView, TlsView, UserIdentityView,
+    SessionIssuerView, TlsView, UserIdentity, UserIdentityView,
 };
 
 /// serde_json's nesting limit: deeper records are left to it.
@@ -416,7 +418,11 @@ impl<'a> Scan<'a> {
                 b"userIdentity" => {
                     seen.first(15)?;
                     return scan.spanned(key, &mut view.scanned.spans, |scan| {
-                        scan.nested(&mut view.user_identity, Scan::user_identity)
+                        scan.identity(
+                            &mut view.user_identity,
+                            &mut view.known_identity,
+                            &mut view.identity_shape,
+                        )
                     });
                 }
                 b"tlsDetails" => {
@@ -430,6 +436,70 @@ impl<'a> Scan<'a> {
             *slot.1 = scan.lenient_str()?;
             Some(())
         })
+    }
+
+    /// `userIdentity`: skipped when this thread built an identity lately from the very same
+    /// text (`known` then holds it), else read into `view`, noting its `shape`. A text equal
+    /// to one read before is the same valid object, so skipping it changes nothing but the
+    /// time: where it ends is found by its braces and strings alone, then the text compared.
+    fn identity(
+        &mut self,
+        view: &mut Option<UserIdentityView<'a>>,
+        known: &mut Option<Arc<UserIdentity>>,
+        shape: &mut Shape,
+    ) -> Option<()> {
+        if self.next()? == b'{'
+            && let Some(len) = self.object_len()
+            && let Some(found) = identities::known(self.bytes.get(self.at..)?, len)
+            && self.depth + found.shape.depth <= MAX_DEPTH
+        {
+            self.deepest = self.deepest.max(self.depth + found.shape.depth);
+            self.odd |= found.shape.odd;
+            self.at += found.len;
+            *known = Some(found.identity);
+            return Some(());
+        }
+        let (deepest, odd, base) = (self.deepest, self.odd, self.depth);
+        (self.deepest, self.odd) = (base, false);
+        self.nested(view, Scan::user_identity)?;
+        *shape = Shape {
+            depth: self.deepest - base,
+            odd: self.odd,
+        };
+        self.deepest = self.deepest.max(deepest);
+        self.odd |= odd;
+        Some(())
+    }
+
+    /// The length of the object at `self.at` (at `{`) as its braces and strings tell, its
+    /// values unread and unchecked: only for finding a text read before.
+    fn object_len(&self) -> Option<usize> {
+        let bytes = self.bytes;
+        let mut depth = 0u32;
+        let mut i = self.at;
+        loop {
+            match *bytes.get(i)? {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i + 1 - self.at);
+                    }
+                }
+                b'"' => {
+                    i = self.plain_until(i + 1);
+                    loop {
+                        match *bytes.get(i)? {
+                            b'"' => break,
+                            b'\\' => i = self.plain_until(i + 2),
+                            _ => i = self.plain_until(i + 1),
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
     }
 
     fn user_identity(&mut self, view: &mut UserIdentityView<'a>) -> Option<()> {
@@ -569,6 +639,7 @@ mod tests {
     fn fields(text: &str) -> Option<(RecordView<'_>, usize)> {
         scanned(text).map(|(mut view, len)| {
             view.scanned = Scanned::default();
+            view.identity_shape = Shape::default();
             (view, len)
         })
     }
@@ -610,6 +681,76 @@ mod tests {
         }
         let followed = format!("{RECORD}, {{\"next\":1}}");
         assert_eq!(scanned(&followed).unwrap().1, RECORD.len());
+    }
+
+    #[test]
+    fn an_identity_read_before_is_skipped_with_the_same_result() {
+        use crate::{Event, Origin};
+        // Built from scratch (nothing kept yet on this thread), then from a record whose
+        // identity text is the same: skipped, shared, and the same shape notes.
+        let first = Event::from_json(RECORD, Origin::new("f", 0)).unwrap();
+        let (view, len) = scanned(RECORD).unwrap();
+        assert!(view.user_identity.is_none() && view.known_identity.is_some());
+        assert_eq!(len, RECORD.len());
+        assert_eq!(view.scanned, first.inner.scanned);
+        let second = Event::from_json(RECORD.replace("\"e2\"", "\"e3\""), Origin::new("f", 1));
+        let second = second.unwrap();
+        assert!(Arc::ptr_eq(
+            &first.inner.user_identity,
+            &second.inner.user_identity
+        ));
+        assert_eq!(first.inner.scanned, second.inner.scanned);
+        // The same identity text in a record that is broken after it: still refused.
+        let broken = RECORD.replace(r#""eventTime""#, r#""eventTime"""#);
+        assert!(scanned(&broken).is_none());
+        assert!(Event::from_json(broken, Origin::new("f", 2)).is_err());
+        // An identity that differs only far into its text is read, not taken for the other.
+        let other = RECORD.replace("\"ec2RoleDelivery\":\"2.0\"", "\"ec2RoleDelivery\":\"1.0\"");
+        let (view, _) = scanned(&other).unwrap();
+        assert!(view.known_identity.is_none() && view.user_identity.is_some());
+        // Odd fields and depth are replayed when skipped.
+        let odd = r#"{"eventTime":"2026-01-02T03:04:05Z","eventSource":"s","eventName":"n","userIdentity":{"type":true,"principalId":"AROAEXAMPLE:long-enough-session-name","sessionContext":{"attributes":{"x":[[[1]]]}}}}"#;
+        let built = Event::from_json(odd, Origin::new("f", 3)).unwrap();
+        let (view, _) = scanned(odd).unwrap();
+        assert!(view.known_identity.is_some());
+        assert_eq!(view.scanned, built.inner.scanned);
+        assert!(view.scanned.odd && view.scanned.depth == 7);
+        // With RECORD's identity kept, every byte flip still decodes as serde_json reads it.
+        let bytes = RECORD.as_bytes();
+        for at in 0..bytes.len() {
+            for b in [b'"', b'\\', b'{', b'}', b',', b':', b'0', b' ', 0x1f] {
+                let mut changed = bytes.to_vec();
+                changed[at] = b;
+                if let Ok(text) = std::str::from_utf8(&changed) {
+                    assert!(built_agrees(text), "byte {at} set to {b:#x}: {text}");
+                }
+            }
+        }
+    }
+
+    /// The event decoded from `text` is the one built from serde_json's reading of it (or
+    /// both fail).
+    fn built_agrees(text: &str) -> bool {
+        use crate::{Event, Origin};
+        let ours = Event::from_json(text, Origin::new("f", 0));
+        let Ok(mut view) = serde_json::from_str::<RecordView<'_>>(text) else {
+            return ours.is_err();
+        };
+        let theirs = super::super::build_event(
+            &mut view,
+            text,
+            Origin::new("f", 0),
+            super::super::Raw::Owned(text.into()),
+        );
+        match (ours, theirs) {
+            (Ok(ours), Ok(theirs)) => {
+                ours.inner.user_identity == theirs.inner.user_identity
+                    && ours.event_name() == theirs.event_name()
+                    && ours.event_time() == theirs.event_time()
+            }
+            (Err(_), Err(_)) => true,
+            _ => false,
+        }
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub(super) fn known(text: &[u8], len: usize) -> Option<Known> {
 /// hash, several times cheaper over the half-kilobyte of a typical identity, and enough here:
 /// the table compares the whole text, so two texts in one slot cost a build, never a wrong
 /// identity.
-fn slot_of(text: &[u8]) -> usize {
+pub(super) fn slot_of(text: &[u8]) -> usize {
     let mut words = text.chunks_exact(8);
     let mut sum = text.len() as u64;
     for word in &mut words {

@@ -10,6 +10,7 @@ use crate::{Error, Result, SmallStr, Timestamp};
 mod document;
 mod identities;
 mod scan;
+mod tls_places;
 
 pub use document::{Document, DocumentPool};
 

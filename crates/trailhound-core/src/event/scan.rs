@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::identities::{self, Shape};
+use super::tls_places::{self, Places};
 use super::{
     LenientBool, RecordView, SPAN_KEYS, SessionAttributesView, SessionContextView,
     SessionIssuerView, TlsView, UserIdentity, UserIdentityView,
@@ -427,8 +428,7 @@ impl<'a> Scan<'a> {
                 }
                 b"tlsDetails" => {
                     seen.first(16)?;
-                    scan.nested(&mut view.tls_details, Scan::tls)?;
-                    return Some(());
+                    return scan.tls_details(&mut view.tls_details);
                 }
                 _ => return scan.spanned(key, &mut view.scanned.spans, Scan::skip_value),
             };
@@ -597,6 +597,66 @@ impl<'a> Scan<'a> {
         })
     }
 
+    /// `tlsDetails`: its values borrowed from the places kept for the very same text
+    /// (`tls_places`), else read, and their places kept when the object is plain.
+    fn tls_details(&mut self, slot: &mut Option<TlsView<'a>>) -> Option<()> {
+        if self.next()? != b'{' {
+            return self.nested(slot, Scan::tls);
+        }
+        let start = self.at;
+        let len = self.object_len();
+        if let Some(places) = len.and_then(|len| tls_places::known(self.bytes.get(start..)?, len))
+            && self.depth < MAX_DEPTH
+        {
+            let text = self.text;
+            let value = |place: Option<(u32, u32)>| match place {
+                Some((a, b)) => text
+                    .get(start + a as usize..start + b as usize)
+                    .map(|v| Some(Cow::Borrowed(v))),
+                None => Some(None),
+            };
+            *slot = Some(TlsView {
+                tls_version: value(places[0])?,
+                cipher_suite: value(places[1])?,
+                client_provided_host_header: value(places[2])?,
+            });
+            self.deepest = self.deepest.max(self.depth + 1);
+            self.at = start + len?;
+            return Some(());
+        }
+        let (deepest, odd) = (self.deepest, self.odd);
+        (self.deepest, self.odd) = (self.depth, false);
+        self.nested(slot, Scan::tls)?;
+        // Kept when plain: one level, no odd value, every value borrowed from the text.
+        if self.deepest == self.depth + 1
+            && !self.odd
+            && let Some(view) = slot.as_ref()
+        {
+            let base = self.text.as_ptr() as usize + start;
+            let place = |value: &Option<Cow<'a, str>>| match value {
+                None => Some(None),
+                Some(Cow::Borrowed(v)) => {
+                    let a = u32::try_from((v.as_ptr() as usize).checked_sub(base)?).ok()?;
+                    Some(Some((a, a + u32::try_from(v.len()).ok()?)))
+                }
+                Some(Cow::Owned(_)) => None,
+            };
+            let places: Option<Places> = (|| {
+                Some([
+                    place(&view.tls_version)?,
+                    place(&view.cipher_suite)?,
+                    place(&view.client_provided_host_header)?,
+                ])
+            })();
+            if let (Some(places), Some(key)) = (places, self.bytes.get(start..self.at)) {
+                tls_places::keep(key, places);
+            }
+        }
+        self.deepest = self.deepest.max(deepest);
+        self.odd |= odd;
+        Some(())
+    }
+
     fn tls(&mut self, view: &mut TlsView<'a>) -> Option<()> {
         self.strings(
             &[b"tlsVersion", b"cipherSuite", b"clientProvidedHostHeader"],
@@ -691,6 +751,20 @@ mod tests {
         let first = Event::from_json(RECORD, Origin::new("f", 0)).unwrap();
         let (view, len) = scanned(RECORD).unwrap();
         assert!(view.user_identity.is_none() && view.known_identity.is_some());
+        // tlsDetails read again from the places kept: the same values, borrowed.
+        assert_eq!(view.tls_details, serde(RECORD).unwrap().0.tls_details);
+        let tls = view.tls_details.as_ref().unwrap();
+        assert!(matches!(
+            tls.cipher_suite,
+            Some(Cow::Borrowed("TLS_AES_128_GCM_SHA256"))
+        ));
+        // One with an escape is not kept: read (and unescaped) every time.
+        let escaped = RECORD.replace("TLSv1.3", r"TLSv1\u002e3");
+        for _ in 0..2 {
+            let (view, _) = scanned(&escaped).unwrap();
+            let tls = view.tls_details.unwrap();
+            assert!(matches!(tls.tls_version, Some(Cow::Owned(v)) if v == "TLSv1.3"));
+        }
         assert_eq!(len, RECORD.len());
         assert_eq!(view.scanned, first.inner.scanned);
         let second = Event::from_json(RECORD.replace("\"e2\"", "\"e3\""), Origin::new("f", 1));
@@ -745,6 +819,7 @@ mod tests {
         match (ours, theirs) {
             (Ok(ours), Ok(theirs)) => {
                 ours.inner.user_identity == theirs.inner.user_identity
+                    && ours.tls_details() == theirs.tls_details()
                     && ours.event_name() == theirs.event_name()
                     && ours.event_time() == theirs.event_time()
             }

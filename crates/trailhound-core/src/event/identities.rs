@@ -13,7 +13,7 @@
 //! text with the one kept is a third of that. A text equal to one read before is the same
 //! valid JSON object, so it is skipped with the same result; anything else is read as usual.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use super::UserIdentity;
@@ -45,8 +45,27 @@ pub(super) struct Known {
 
 type Slot = Option<(Box<str>, Arc<UserIdentity>, Shape)>;
 
+/// How many of the slots used last the scanner tries first (see [`latest`]).
+const LATEST: usize = 8;
+
 thread_local! {
     static RECENT: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+    /// The slots used last, the latest first.
+    static USED: Cell<[u16; LATEST]> = const { Cell::new([u16::MAX; LATEST]) };
+}
+
+/// Notes `slot` as the one used last.
+fn used(slot: usize) {
+    let Ok(slot) = u16::try_from(slot) else {
+        return;
+    };
+    USED.with(|used| {
+        let mut list = used.get();
+        let at = list.iter().position(|s| *s == slot).unwrap_or(LATEST - 1);
+        list.copy_within(0..at, 1);
+        list[0] = slot;
+        used.set(list);
+    });
 }
 
 /// The identity whose `userIdentity` text is `key`: one built lately on this thread from the
@@ -65,6 +84,10 @@ pub(super) fn shared(
         if recent.is_empty() {
             recent.resize(SLOTS, None);
         }
+        // Only objects are tried by `latest` (not the empty text of a record without one).
+        if key.starts_with('{') {
+            used(slot);
+        }
         if let Some(Some((text, identity, _))) = recent.get(slot)
             && **text == *key
         {
@@ -82,14 +105,41 @@ pub(super) fn shared(
 /// scanner is at (`len` is where the object seems to end, found without reading its values).
 pub(super) fn known(text: &[u8], len: usize) -> Option<Known> {
     let key = text.get(..len).filter(|key| key.len() <= MAX_KEY)?;
-    RECENT.with_borrow(|recent| {
-        let (text, identity, shape) = recent.get(slot_of(key))?.as_ref()?;
+    let slot = slot_of(key);
+    let found = RECENT.with_borrow(|recent| {
+        let (text, identity, shape) = recent.get(slot)?.as_ref()?;
         (text.as_bytes() == key).then(|| Known {
             identity: Arc::clone(identity),
             len,
             shape: *shape,
         })
-    })
+    })?;
+    used(slot);
+    Some(found)
+}
+
+/// One of the identities this thread used last whose text `text` (the bytes at the object
+/// the scanner is at) starts with. The records of a file come from few principals: the last
+/// eight identities cover most records, and trying them costs less than finding where the
+/// object ends. The text kept is a whole valid object, so `text` starting with it means the
+/// object is that text.
+pub(super) fn latest(text: &[u8]) -> Option<Known> {
+    let list = USED.with(Cell::get);
+    let (slot, found) = RECENT.with_borrow(|recent| {
+        list.iter().find_map(|&slot| {
+            let (kept, identity, shape) = recent.get(usize::from(slot))?.as_ref()?;
+            (kept.starts_with('{') && text.starts_with(kept.as_bytes())).then(|| {
+                let known = Known {
+                    identity: Arc::clone(identity),
+                    len: kept.len(),
+                    shape: *shape,
+                };
+                (usize::from(slot), known)
+            })
+        })
+    })?;
+    used(slot);
+    Some(found)
 }
 
 /// The slot of an identity text: a sum of its eight-byte words, mixed. Weaker than a general
@@ -134,6 +184,13 @@ mod tests {
         let found = known(text, 20).unwrap();
         assert!(Arc::ptr_eq(&found.identity, &a) && found.len == 20);
         assert!(known(text, 19).is_none() && known(text, 99).is_none());
+        let latest_found = latest(br#"{"userName":"alice"} and more"#).unwrap();
+        assert!(Arc::ptr_eq(&latest_found.identity, &a) && latest_found.len == 20);
+        assert!(latest(br#"{"userName":"alic"#).is_none());
+        // The empty text of a record without an identity is never taken for an object.
+        let none = shared("", shape, || named("none"));
+        assert!(latest(br#"{"userName":"carol"}"#).is_none());
+        assert_eq!(none.user_name.as_deref(), Some("none"));
         let b = shared(r#"{"userName":"bob"}"#, shape, || named("bob"));
         assert_eq!(b.user_name.as_deref(), Some("bob"));
         assert_eq!(a.user_name.as_deref(), Some("alice"));

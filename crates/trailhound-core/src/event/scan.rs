@@ -449,8 +449,9 @@ impl<'a> Scan<'a> {
         shape: &mut Shape,
     ) -> Option<()> {
         if self.next()? == b'{'
-            && let Some(len) = self.object_len()
-            && let Some(found) = identities::known(self.bytes.get(self.at..)?, len)
+            && let Some(rest) = self.bytes.get(self.at..)
+            && let Some(found) =
+                identities::latest(rest).or_else(|| identities::known(rest, self.object_len()?))
             && self.depth + found.shape.depth <= MAX_DEPTH
         {
             self.deepest = self.deepest.max(self.depth + found.shape.depth);

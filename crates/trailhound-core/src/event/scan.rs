@@ -219,7 +219,7 @@ impl<'a> Scan<'a> {
     }
 
     /// An object key (at its opening quote), without escapes.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self) -> Option<&'a [u8]> {
         if self.next()? != b'"' {
             return None;

@@ -50,20 +50,40 @@ const LATEST: usize = 16;
 
 thread_local! {
     static RECENT: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
-    /// The slots used last, the latest first.
-    static USED: Cell<[u16; LATEST]> = const { Cell::new([u16::MAX; LATEST]) };
+    static USED: Cell<Latest<LATEST>> = const { Cell::new(Latest::new()) };
+}
+
+/// The slots of a direct-mapped table used last, the latest first: the texts a scanner tries
+/// before finding where an object ends.
+#[derive(Clone, Copy)]
+pub(super) struct Latest<const N: usize>([u16; N]);
+
+impl<const N: usize> Latest<N> {
+    pub(super) const fn new() -> Self {
+        Latest([u16::MAX; N])
+    }
+
+    /// Notes `slot` as the one used last.
+    pub(super) fn used(&mut self, slot: usize) {
+        let Ok(slot) = u16::try_from(slot) else {
+            return;
+        };
+        let at = self.0.iter().position(|s| *s == slot).unwrap_or(N - 1);
+        self.0.copy_within(0..at, 1);
+        self.0[0] = slot;
+    }
+
+    /// The slots, the latest first (and slots never used, which no table has).
+    pub(super) fn slots(self) -> impl Iterator<Item = usize> {
+        self.0.into_iter().map(usize::from)
+    }
 }
 
 /// Notes `slot` as the one used last.
 fn used(slot: usize) {
-    let Ok(slot) = u16::try_from(slot) else {
-        return;
-    };
     USED.with(|used| {
         let mut list = used.get();
-        let at = list.iter().position(|s| *s == slot).unwrap_or(LATEST - 1);
-        list.copy_within(0..at, 1);
-        list[0] = slot;
+        list.used(slot);
         used.set(list);
     });
 }
@@ -126,15 +146,15 @@ pub(super) fn known(text: &[u8], len: usize) -> Option<Known> {
 pub(super) fn latest(text: &[u8]) -> Option<Known> {
     let list = USED.with(Cell::get);
     let (slot, found) = RECENT.with_borrow(|recent| {
-        list.iter().find_map(|&slot| {
-            let (kept, identity, shape) = recent.get(usize::from(slot))?.as_ref()?;
+        list.slots().find_map(|slot| {
+            let (kept, identity, shape) = recent.get(slot)?.as_ref()?;
             (kept.starts_with('{') && text.starts_with(kept.as_bytes())).then(|| {
                 let known = Known {
                     identity: Arc::clone(identity),
                     len: kept.len(),
                     shape: *shape,
                 };
-                (usize::from(slot), known)
+                (slot, known)
             })
         })
     })?;

@@ -605,9 +605,11 @@ impl<'a> Scan<'a> {
             return self.nested(slot, Scan::tls);
         }
         let start = self.at;
-        let len = self.object_len();
-        if let Some(places) = len.and_then(|len| tls_places::known(self.bytes.get(start..)?, len))
-            && self.depth < MAX_DEPTH
+        let rest = self.bytes.get(start..)?;
+        if let Some((len, places)) = tls_places::latest(rest).or_else(|| {
+            let len = self.object_len()?;
+            Some((len, tls_places::known(rest, len)?))
+        }) && self.depth < MAX_DEPTH
         {
             let text = self.text;
             let value = |place: Option<(u32, u32)>| match place {
@@ -622,7 +624,7 @@ impl<'a> Scan<'a> {
                 client_provided_host_header: value(places[2])?,
             });
             self.deepest = self.deepest.max(self.depth + 1);
-            self.at = start + len?;
+            self.at = start + len;
             return Some(());
         }
         let (deepest, odd) = (self.deepest, self.odd);

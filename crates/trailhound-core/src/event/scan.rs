@@ -12,6 +12,13 @@
 //! reads the record with serde_json, which decides and explains. A record this reader accepts
 //! is a record serde_json accepts, with the same field values: the differential tests below
 //! check exactly that.
+//!
+//! Two objects repeat from record to record: `userIdentity` and `tlsDetails`. When the text at
+//! one of them equals a text this thread read lately (the `identities` and `tls_places`
+//! tables), it is not read again: the same text is the same valid object, so the event gets
+//! the identity built from it, or values borrowed from the same places, and the shape notes
+//! reading it gave. The tests below also build events with those tables filled, byte flip by
+//! byte flip, and compare them with serde_json's.
 
 use std::borrow::Cow;
 use std::sync::Arc;

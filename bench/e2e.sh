@@ -9,6 +9,7 @@
 #
 #   bench/e2e.sh [WORK_DIR]          EVENTS=1000000 bench/e2e.sh  (a smaller validation run)
 #   REUSE_TREE=1 bench/e2e.sh DIR    time again over the tree an earlier run left in DIR
+#   TRAILHOUND_BIN=path              time that binary instead of a fresh release build
 #
 # Needs python3 with mmdb-writer (scripts/test-deps.sh) for the GeoIP/ASN database, and GNU
 # time (/usr/bin/time, installed with apt-get when missing) for peak RSS.
@@ -22,11 +23,12 @@ fi
 tree="$work/tree"
 mkdir -p "$work"
 if [ "${REUSE_TREE:-0}" = 1 ] && [ -f "$work/gen.txt" ] && [ -d "$tree/AWSLogs" ]; then
-  cargo build --release --quiet -p trailhound --manifest-path "$root/Cargo.toml"
+  [ -n "${TRAILHOUND_BIN:-}" ] ||
+    cargo build --release --quiet -p trailhound --manifest-path "$root/Cargo.toml"
 else
   "$root/bench/gen_tree.sh" "$tree" "$events" | tee "$work/gen.txt"
 fi
-bin="$root/target/release/trailhound"
+bin=${TRAILHOUND_BIN:-$root/target/release/trailhound}
 count=$(sed -n 's/^wrote \([0-9]*\) events.*/\1/p' "$work/gen.txt")
 raw_mb=$(sed -n 's/^wrote [0-9]* events (\([0-9.]*\) MB uncompressed).*/\1/p' "$work/gen.txt")
 bytes=$(find "$tree/AWSLogs" -name '*.json.gz' -printf '%s\n' | awk '{s+=$1} END {print s}')

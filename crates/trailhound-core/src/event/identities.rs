@@ -63,14 +63,16 @@ impl<const N: usize> Latest<N> {
         Latest([u16::MAX; N])
     }
 
-    /// Notes `slot` as the one used last.
-    pub(super) fn used(&mut self, slot: usize) {
+    /// Notes `slot` as the one used last in the list `cell` holds.
+    pub(super) fn note(cell: &Cell<Self>, slot: usize) {
         let Ok(slot) = u16::try_from(slot) else {
             return;
         };
-        let at = self.0.iter().position(|s| *s == slot).unwrap_or(N - 1);
-        self.0.copy_within(0..at, 1);
-        self.0[0] = slot;
+        let mut list = cell.get();
+        let at = list.0.iter().position(|s| *s == slot).unwrap_or(N - 1);
+        list.0.copy_within(0..at, 1);
+        list.0[0] = slot;
+        cell.set(list);
     }
 
     /// The slots, the latest first (and slots never used, which no table has).
@@ -79,13 +81,8 @@ impl<const N: usize> Latest<N> {
     }
 }
 
-/// Notes `slot` as the one used last.
 fn used(slot: usize) {
-    USED.with(|used| {
-        let mut list = used.get();
-        list.used(slot);
-        used.set(list);
-    });
+    USED.with(|used| Latest::note(used, slot));
 }
 
 /// The identity whose `userIdentity` text is `key`: one built lately on this thread from the

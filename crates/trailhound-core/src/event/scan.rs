@@ -461,22 +461,34 @@ impl<'a> Scan<'a> {
                 identities::latest(rest).or_else(|| identities::known(rest, self.object_len()?))
             && self.depth + found.shape.depth <= MAX_DEPTH
         {
-            self.deepest = self.deepest.max(self.depth + found.shape.depth);
-            self.odd |= found.shape.odd;
+            self.replay(found.shape);
             self.at += found.len;
             *known = Some(found.identity);
             return Some(());
         }
+        *shape = self.noting_shape(|scan| scan.nested(view, Scan::user_identity))?;
+        Some(())
+    }
+
+    /// Runs `read`, noting apart what it reads (how far below the current level it nests,
+    /// whether a typed field was odd); the record's own notes take it in afterwards.
+    fn noting_shape(&mut self, read: impl FnOnce(&mut Self) -> Option<()>) -> Option<Shape> {
         let (deepest, odd, base) = (self.deepest, self.odd, self.depth);
         (self.deepest, self.odd) = (base, false);
-        self.nested(view, Scan::user_identity)?;
-        *shape = Shape {
+        read(self)?;
+        let shape = Shape {
             depth: self.deepest - base,
             odd: self.odd,
         };
         self.deepest = self.deepest.max(deepest);
         self.odd |= odd;
-        Some(())
+        Some(shape)
+    }
+
+    /// What reading a skipped object would have noted, as [`Scan::noting_shape`] gave it.
+    fn replay(&mut self, shape: Shape) {
+        self.deepest = self.deepest.max(self.depth + shape.depth);
+        self.odd |= shape.odd;
     }
 
     /// The length of the object at `self.at` (at `{`) as its braces and strings tell, its
@@ -608,6 +620,11 @@ impl<'a> Scan<'a> {
     /// `tlsDetails`: its values borrowed from the places kept for the very same text
     /// (`tls_places`), else read, and their places kept when the object is plain.
     fn tls_details(&mut self, slot: &mut Option<TlsView<'a>>) -> Option<()> {
+        /// The shape of the objects whose places are kept: one level, nothing odd.
+        const PLAIN: Shape = Shape {
+            depth: 1,
+            odd: false,
+        };
         if self.next()? != b'{' {
             return self.nested(slot, Scan::tls);
         }
@@ -630,16 +647,13 @@ impl<'a> Scan<'a> {
                 cipher_suite: value(places[1])?,
                 client_provided_host_header: value(places[2])?,
             });
-            self.deepest = self.deepest.max(self.depth + 1);
+            self.replay(PLAIN);
             self.at = start + len;
             return Some(());
         }
-        let (deepest, odd) = (self.deepest, self.odd);
-        (self.deepest, self.odd) = (self.depth, false);
-        self.nested(slot, Scan::tls)?;
+        let shape = self.noting_shape(|scan| scan.nested(slot, Scan::tls))?;
         // Kept when plain: one level, no odd value, every value borrowed from the text.
-        if self.deepest == self.depth + 1
-            && !self.odd
+        if shape == PLAIN
             && let Some(view) = slot.as_ref()
         {
             let base = self.text.as_ptr() as usize + start;
@@ -662,8 +676,6 @@ impl<'a> Scan<'a> {
                 tls_places::keep(key, places);
             }
         }
-        self.deepest = self.deepest.max(deepest);
-        self.odd |= odd;
         Some(())
     }
 

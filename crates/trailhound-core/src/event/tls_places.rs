@@ -33,11 +33,7 @@ thread_local! {
 }
 
 fn used(slot: usize) {
-    USED.with(|used| {
-        let mut list = used.get();
-        list.used(slot);
-        used.set(list);
-    });
+    USED.with(|used| Latest::note(used, slot));
 }
 
 /// The places kept for the object whose text is exactly `text[..len]`.

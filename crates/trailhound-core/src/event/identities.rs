@@ -13,10 +13,11 @@
 //! text with the one kept is a third of that. A text equal to one read before is the same
 //! valid JSON object, so it is skipped with the same result; anything else is read as usual.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::UserIdentity;
+use super::recent::Table;
 
 /// Slots of a thread's table (direct-mapped by a hash of the text).
 const SLOTS: usize = 512;
@@ -24,6 +25,9 @@ const SLOTS: usize = 512;
 /// Identity objects longer than this are built for their event alone, so the table's memory
 /// stays small (a few hundred kilobytes a thread) whatever the input.
 const MAX_KEY: usize = 2048;
+
+/// How many of the texts used last the scanner tries first (see [`latest`]).
+const LATEST: usize = 16;
 
 /// What reading an identity object told the scanner besides its fields, replayed when the
 /// object is skipped.
@@ -43,46 +47,9 @@ pub(super) struct Known {
     pub(super) shape: Shape,
 }
 
-type Slot = Option<(Box<str>, Arc<UserIdentity>, Shape)>;
-
-/// How many of the slots used last the scanner tries first (see [`latest`]).
-const LATEST: usize = 16;
-
 thread_local! {
-    static RECENT: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
-    static USED: Cell<Latest<LATEST>> = const { Cell::new(Latest::new()) };
-}
-
-/// The slots of a direct-mapped table used last, the latest first: the texts a scanner tries
-/// before finding where an object ends.
-#[derive(Clone, Copy)]
-pub(super) struct Latest<const N: usize>([u16; N]);
-
-impl<const N: usize> Latest<N> {
-    pub(super) const fn new() -> Self {
-        Latest([u16::MAX; N])
-    }
-
-    /// Notes `slot` as the one used last in the list `cell` holds.
-    pub(super) fn note(cell: &Cell<Self>, slot: usize) {
-        let Ok(slot) = u16::try_from(slot) else {
-            return;
-        };
-        let mut list = cell.get();
-        let at = list.0.iter().position(|s| *s == slot).unwrap_or(N - 1);
-        list.0.copy_within(0..at, 1);
-        list.0[0] = slot;
-        cell.set(list);
-    }
-
-    /// The slots, the latest first (and slots never used, which no table has).
-    pub(super) fn slots(self) -> impl Iterator<Item = usize> {
-        self.0.into_iter().map(usize::from)
-    }
-}
-
-fn used(slot: usize) {
-    USED.with(|used| Latest::note(used, slot));
+    static RECENT: RefCell<Table<(Arc<UserIdentity>, Shape), SLOTS, MAX_KEY, LATEST>> =
+        const { RefCell::new(Table::new()) };
 }
 
 /// The identity whose `userIdentity` text is `key`: one built lately on this thread from the
@@ -93,27 +60,12 @@ pub(super) fn shared(
     shape: Shape,
     build: impl FnOnce() -> UserIdentity,
 ) -> Arc<UserIdentity> {
-    if key.len() > MAX_KEY {
-        return Arc::new(build());
-    }
-    let slot = slot_of(key.as_bytes());
     RECENT.with_borrow_mut(|recent| {
-        if recent.is_empty() {
-            recent.resize(SLOTS, None);
-        }
-        // Only objects are tried by `latest` (not the empty text of a record without one).
-        if key.starts_with('{') {
-            used(slot);
-        }
-        if let Some(Some((text, identity, _))) = recent.get(slot)
-            && **text == *key
-        {
-            return Arc::clone(identity);
+        if let Some((identity, _)) = recent.get(key.as_bytes()) {
+            return identity;
         }
         let identity = Arc::new(build());
-        if let Some(entry) = recent.get_mut(slot) {
-            *entry = Some((key.into(), Arc::clone(&identity), shape));
-        }
+        recent.keep(key.as_bytes(), (Arc::clone(&identity), shape));
         identity
     })
 }
@@ -121,61 +73,26 @@ pub(super) fn shared(
 /// The identity kept on this thread whose text is exactly `text[..len]`, the object the
 /// scanner is at (`len` is where the object seems to end, found without reading its values).
 pub(super) fn known(text: &[u8], len: usize) -> Option<Known> {
-    let key = text.get(..len).filter(|key| key.len() <= MAX_KEY)?;
-    let slot = slot_of(key);
-    let found = RECENT.with_borrow(|recent| {
-        let (text, identity, shape) = recent.get(slot)?.as_ref()?;
-        (text.as_bytes() == key).then(|| Known {
-            identity: Arc::clone(identity),
-            len,
-            shape: *shape,
-        })
-    })?;
-    used(slot);
-    Some(found)
+    let key = text.get(..len)?;
+    let (identity, shape) = RECENT.with_borrow_mut(|recent| recent.get(key))?;
+    Some(Known {
+        identity,
+        len,
+        shape,
+    })
 }
 
 /// One of the identities this thread used last whose text `text` (the bytes at the object
 /// the scanner is at) starts with. The records of a file come from few principals: on
 /// generated trees the last eight identities cover 77% of records and the last sixteen 97%,
-/// and trying them costs less than finding where the object ends. The text kept is a whole
-/// valid object, so `text` starting with it means the object is that text.
+/// and trying them costs less than finding where the object ends.
 pub(super) fn latest(text: &[u8]) -> Option<Known> {
-    let list = USED.with(Cell::get);
-    let (slot, found) = RECENT.with_borrow(|recent| {
-        list.slots().find_map(|slot| {
-            let (kept, identity, shape) = recent.get(slot)?.as_ref()?;
-            (kept.starts_with('{') && text.starts_with(kept.as_bytes())).then(|| {
-                let known = Known {
-                    identity: Arc::clone(identity),
-                    len: kept.len(),
-                    shape: *shape,
-                };
-                (slot, known)
-            })
-        })
-    })?;
-    used(slot);
-    Some(found)
-}
-
-/// The slot of an identity text: a sum of its eight-byte words, mixed. Weaker than a general
-/// hash, several times cheaper over the half-kilobyte of a typical identity, and enough here:
-/// the table compares the whole text, so two texts in one slot cost a build, never a wrong
-/// identity.
-pub(super) fn slot_of(text: &[u8]) -> usize {
-    let mut words = text.chunks_exact(8);
-    let mut sum = text.len() as u64;
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        sum = sum.wrapping_add(u64::from_le_bytes(w));
-    }
-    for (i, &b) in words.remainder().iter().enumerate() {
-        sum = sum.wrapping_add(u64::from(b) << (8 * i));
-    }
-    let mixed = (sum ^ (sum >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    (mixed >> 55) as usize % SLOTS
+    let (len, (identity, shape)) = RECENT.with_borrow_mut(|recent| recent.latest(text))?;
+    Some(Known {
+        identity,
+        len,
+        shape,
+    })
 }
 
 #[cfg(test)]

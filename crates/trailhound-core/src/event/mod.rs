@@ -9,6 +9,7 @@ use crate::{Error, Result, SmallStr, Timestamp};
 
 mod document;
 mod identities;
+mod recent;
 mod scan;
 mod tls_places;
 

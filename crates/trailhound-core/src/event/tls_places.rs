@@ -8,9 +8,9 @@
 //! them (the same text is the same valid object). Only plain objects are kept: values without
 //! escapes, nothing nested, nothing odd.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
-use super::identities::{Latest, slot_of};
+use super::recent::Table;
 
 /// Slots of a thread's table (direct-mapped by a hash of the text).
 const SLOTS: usize = 64;
@@ -18,69 +18,35 @@ const SLOTS: usize = 64;
 /// Objects longer than this are not kept.
 const MAX_TEXT: usize = 1024;
 
+/// How many of the texts used last the scanner tries first (see [`latest`]).
+const LATEST: usize = 16;
+
 /// The places (`start..end` from the object's `{`) of `tlsVersion`, `cipherSuite` and
 /// `clientProvidedHostHeader`, each absent when the object has none.
 pub(super) type Places = [Option<(u32, u32)>; 3];
 
-type Slot = Option<(Box<[u8]>, Places)>;
-
-/// How many of the slots used last the scanner tries first (see [`latest`]).
-const LATEST: usize = 16;
-
 thread_local! {
-    static RECENT: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
-    static USED: Cell<Latest<LATEST>> = const { Cell::new(Latest::new()) };
-}
-
-fn used(slot: usize) {
-    USED.with(|used| Latest::note(used, slot));
+    static RECENT: RefCell<Table<Places, SLOTS, MAX_TEXT, LATEST>> =
+        const { RefCell::new(Table::new()) };
 }
 
 /// The places kept for the object whose text is exactly `text[..len]`.
 pub(super) fn known(text: &[u8], len: usize) -> Option<Places> {
-    let key = text.get(..len).filter(|key| key.len() <= MAX_TEXT)?;
-    let slot = slot_of(key) % SLOTS;
-    let places = RECENT.with_borrow(|recent| {
-        let (text, places) = recent.get(slot)?.as_ref()?;
-        (**text == *key).then_some(*places)
-    })?;
-    used(slot);
-    Some(places)
+    let key = text.get(..len)?;
+    RECENT.with_borrow_mut(|recent| recent.get(key))
 }
 
 /// The length and places of one of the objects used last whose text `text` (the bytes at
 /// the object the scanner is at) starts with. On generated trees 50 texts make up every
 /// record's `tlsDetails`, and the last sixteen cover 97% of records: trying them costs less
-/// than finding where the object ends. The text kept is a whole valid object, so `text`
-/// starting with it means the object is that text.
+/// than finding where the object ends.
 pub(super) fn latest(text: &[u8]) -> Option<(usize, Places)> {
-    let list = USED.with(Cell::get);
-    let (slot, found) = RECENT.with_borrow(|recent| {
-        list.slots().find_map(|slot| {
-            let (kept, places) = recent.get(slot)?.as_ref()?;
-            text.starts_with(kept)
-                .then_some((slot, (kept.len(), *places)))
-        })
-    })?;
-    used(slot);
-    Some(found)
+    RECENT.with_borrow_mut(|recent| recent.latest(text))
 }
 
 /// Keeps `places` for the object text `key`.
 pub(super) fn keep(key: &[u8], places: Places) {
-    if key.len() > MAX_TEXT {
-        return;
-    }
-    RECENT.with_borrow_mut(|recent| {
-        if recent.is_empty() {
-            recent.resize(SLOTS, None);
-        }
-        let slot = slot_of(key) % SLOTS;
-        if let Some(entry) = recent.get_mut(slot) {
-            *entry = Some((key.into(), places));
-            used(slot);
-        }
-    });
+    RECENT.with_borrow_mut(|recent| recent.keep(key, places));
 }
 
 #[cfg(test)]

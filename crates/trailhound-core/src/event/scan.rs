@@ -633,7 +633,7 @@ impl<'a> Scan<'a> {
         if let Some((len, places)) = tls_places::latest(rest).or_else(|| {
             let len = self.object_len()?;
             Some((len, tls_places::known(rest, len)?))
-        }) && self.depth < MAX_DEPTH
+        }) && self.depth + PLAIN.depth <= MAX_DEPTH
         {
             let text = self.text;
             let value = |place: Option<(u32, u32)>| match place {

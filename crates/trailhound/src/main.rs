@@ -8,7 +8,8 @@ use std::process::ExitCode;
 /// Built with `no_thp`: mimalloc does not `madvise` its memory for transparent huge pages.
 /// With them, a page fault zeroes 2 MiB however little of it is used: peak RSS is 70–100 MB
 /// lower without them for `hunt --store` (about 11%) and 40–50 MB lower for a hunt without
-/// the store, for the same CPU time within this machine's noise (BENCHMARKS.md, 2026-11-25).
+/// the store on the 2.1M-event benchmark tree, for the same CPU time within this machine's
+/// noise (BENCHMARKS.md, 2026-11-25).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1536,11 +1536,42 @@ fn count_hours(tx: &Connection, fresh: &[(i64, &Event, i64)]) -> Result<()> {
     Ok(())
 }
 
+/// The dictionary id each column had in the previous row. An append's rows come by principal
+/// (see [`Store::append_events`]), so consecutive rows mostly repeat the principal's strings
+/// (ARN, key, access key, session, IP, user agent): comparing with the last string of the
+/// column is cheaper than hashing it for the dictionary.
+struct LastIds<'e, const N: usize>([Option<(&'e str, i64)>; N]);
+
+impl<'e, const N: usize> LastIds<'e, N> {
+    fn new() -> Self {
+        LastIds([None; N])
+    }
+
+    /// The id of `s` in `column`.
+    fn id(&mut self, dict: &mut dict::Dict, column: usize, s: &'e str) -> i64 {
+        match self.0.get_mut(column) {
+            Some(Some((last, id))) if *last == s => *id,
+            Some(slot) => {
+                let id = dict.intern(s);
+                *slot = Some((s, id));
+                id
+            }
+            None => dict.intern(s),
+        }
+    }
+
+    /// [`LastIds::id`] for an optional string: `None` for no or an empty string.
+    fn id_opt(&mut self, dict: &mut dict::Dict, column: usize, s: Option<&'e str>) -> Option<i64> {
+        s.filter(|s| !s.is_empty())
+            .map(|s| self.id(dict, column, s))
+    }
+}
+
 /// Inserts the event rows of an append.
-fn insert_rows(
+fn insert_rows<'e>(
     tx: &Connection,
     dict: &mut dict::Dict,
-    fresh: &[(i64, &Event, i64)],
+    fresh: &[(i64, &'e Event, i64)],
     first_row: i64,
 ) -> Result<()> {
     let mut insert = tx
@@ -1552,7 +1583,8 @@ fn insert_rows(
                 ?18, ?19, ?20, ?21, ?22, ?23)",
         )
         .map_err(sql("preparing the event insert"))?;
-    for (i, (_, event, account)) in fresh.iter().enumerate() {
+    let mut last = LastIds::<'e, 16>::new();
+    for (i, &(_, event, account)) in fresh.iter().enumerate() {
         let identity = event.user_identity();
         let enrichment = event.enrichment();
         insert
@@ -1560,26 +1592,26 @@ fn insert_rows(
                 first_row + i as i64,
                 event.event_time().as_millis(),
                 event.event_name(),
-                dict.intern(event.event_source()),
-                dict.intern_opt(Some(event.aws_region())),
+                last.id(dict, 0, event.event_source()),
+                last.id_opt(dict, 1, Some(event.aws_region())),
                 account,
-                dict.intern_opt(event.principal_arn()),
-                dict.intern_opt(event.principal_key()),
-                dict.intern_opt(Some(identity.type_name.as_str())),
-                dict.intern_opt(identity.user_name.as_deref()),
-                dict.intern_opt(identity.access_key_id.as_deref()),
-                dict.intern_opt(identity.principal_id.as_deref()),
-                dict.intern_opt(Some(event.source().text.as_str())),
-                dict.intern_opt(event.user_agent()),
-                dict.intern_opt(event.error_code()),
-                dict.intern_opt(event.error_message()),
+                last.id_opt(dict, 2, event.principal_arn()),
+                last.id_opt(dict, 3, event.principal_key()),
+                last.id_opt(dict, 4, Some(identity.type_name.as_str())),
+                last.id_opt(dict, 5, identity.user_name.as_deref()),
+                last.id_opt(dict, 6, identity.access_key_id.as_deref()),
+                last.id_opt(dict, 7, identity.principal_id.as_deref()),
+                last.id_opt(dict, 8, Some(event.source().text.as_str())),
+                last.id_opt(dict, 9, event.user_agent()),
+                last.id_opt(dict, 10, event.error_code()),
+                last.id_opt(dict, 11, event.error_message()),
                 event.read_only(),
                 event.management_event(),
-                dict.intern_opt(event.event_type()),
-                dict.intern_opt(enrichment.and_then(|e| e.country.as_deref())),
+                last.id_opt(dict, 12, event.event_type()),
+                last.id_opt(dict, 13, enrichment.and_then(|e| e.country.as_deref())),
                 enrichment.and_then(|e| e.asn),
-                dict.intern_opt(enrichment.and_then(|e| e.as_org.as_deref())),
-                dict.intern_opt(enrichment.and_then(|e| e.cloud.as_deref())),
+                last.id_opt(dict, 14, enrichment.and_then(|e| e.as_org.as_deref())),
+                last.id_opt(dict, 15, enrichment.and_then(|e| e.cloud.as_deref())),
             ])
             .map_err(sql("storing an event"))?;
     }

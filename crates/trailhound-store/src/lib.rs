@@ -1484,6 +1484,12 @@ fn helpers_for(plans: &[BlockPlan]) -> usize {
 
 /// The idempotence check and the row ids: a candidate is fresh when its (time, id, account)
 /// key was not there yet. Returns the fresh events as (day, event, account id) in row order.
+///
+/// Keys are claimed in time order, not row order: rows come by principal, which scattered
+/// the claims over the `ids` tree (a page split every few inserts); in time order an
+/// append's claims fall next to each other. Each claim takes the row it has when nothing is
+/// a duplicate; when some are (a re-read), the fresh ones after the first duplicate are
+/// moved down to close the gaps.
 fn claim_fresh<'e>(
     tx: &Connection,
     dict: &mut dict::Dict,
@@ -1492,23 +1498,54 @@ fn claim_fresh<'e>(
     first_row: i64,
     summary: &mut AppendSummary,
 ) -> Result<Vec<(i64, &'e Event, i64)>> {
-    let mut fresh: Vec<(i64, &Event, i64)> = Vec::with_capacity(order.len());
     let mut claim = tx
         .prepare_cached("INSERT OR IGNORE INTO ids (t, uid, account, row) VALUES (?1, ?2, ?3, ?4)")
         .map_err(sql("preparing the duplicate check"))?;
-    for &(day, i) in order {
-        let event = &events[i];
-        let account = dict.intern(event.account_id().unwrap_or(""));
-        let uid = event_uid(&event_id_of(event));
-        let row = first_row + fresh.len() as i64;
+    // (time, uid, account) of each candidate, in row order.
+    let keys: Vec<(i64, i64, i64)> = order
+        .iter()
+        .map(|&(_, i)| {
+            let event = &events[i];
+            let account = dict.intern(event.account_id().unwrap_or(""));
+            let uid = event_uid(&event_id_of(event));
+            (event.event_time().as_millis(), uid, account)
+        })
+        .collect();
+    let mut by_time: Vec<usize> = (0..keys.len()).collect();
+    by_time.sort_by_key(|&at| keys[at].0);
+    let mut duplicate = vec![false; keys.len()];
+    for at in by_time {
+        let (t, uid, account) = keys[at];
         let claimed = claim
-            .execute(params![event.event_time().as_millis(), uid, account, row])
+            .execute(params![t, uid, account, first_row + at as i64])
             .map_err(sql("checking for a duplicate"))?;
         if claimed == 0 {
-            summary.duplicates += 1;
-        } else {
-            fresh.push((day, event, account));
+            duplicate[at] = true;
         }
+    }
+    let mut fresh: Vec<(i64, &Event, i64)> = Vec::with_capacity(order.len());
+    let mut renumber = None;
+    for (at, (&(day, i), &(t, uid, account))) in order.iter().zip(&keys).enumerate() {
+        if duplicate[at] {
+            summary.duplicates += 1;
+            continue;
+        }
+        let row = first_row + fresh.len() as i64;
+        if row != first_row + at as i64 {
+            let update = match &mut renumber {
+                Some(update) => update,
+                None => renumber.insert(
+                    tx.prepare_cached(
+                        "UPDATE ids SET row = ?4 WHERE t = ?1 AND uid = ?2 AND account = ?3",
+                    )
+                    .map_err(sql("preparing the row renumbering"))?,
+                ),
+            };
+            update
+                .execute(params![t, uid, account, row])
+                .map_err(sql("renumbering a row"))?;
+        }
+        fresh.push((day, &events[i], account));
     }
     Ok(fresh)
 }

@@ -609,6 +609,23 @@ fn has_table(conn: &Connection, name: &str) -> Result<bool> {
     .map_err(sql("reading the schema"))
 }
 
+/// An event to store, in the order of an append's rows.
+struct Candidate {
+    day: i64,
+    /// Its index in the append's events.
+    index: usize,
+    /// The dictionary id of its principal key, interned once for the sort and the row.
+    principal: Option<i64>,
+}
+
+/// An event that was not stored yet, with its row's ids.
+struct Fresh<'e> {
+    day: i64,
+    event: &'e Event,
+    account: i64,
+    principal: Option<i64>,
+}
+
 /// One block to write: events `start..end` of the fresh list, all of one day.
 struct BlockPlan {
     start: usize,
@@ -923,7 +940,7 @@ impl Store {
         // alike: 14% less on disk), and in one run of the principal-key index.
         // Sorted on dictionary ids, not strings: comparing integers keeps the sort a few
         // milliseconds per append.
-        let mut keyed: Vec<(i64, i64, usize)> = Vec::with_capacity(events.len());
+        let mut order: Vec<Candidate> = Vec::with_capacity(events.len());
         {
             let mut count = tx
                 .prepare_cached(
@@ -949,18 +966,20 @@ impl Store {
                     summary.counted += 1;
                     continue;
                 }
-                let principal = dict.intern_opt(event.principal_key()).unwrap_or(0);
-                keyed.push((event.event_time().day_number(), principal, i));
+                order.push(Candidate {
+                    day: event.event_time().day_number(),
+                    index: i,
+                    principal: dict.intern_opt(event.principal_key()),
+                });
             }
         }
-        keyed.sort_by_key(|&(day, principal, _)| (day, principal));
-        let order: Vec<(i64, usize)> = keyed.into_iter().map(|(day, _, i)| (day, i)).collect();
+        order.sort_by_key(|c| (c.day, c.principal));
         // Blocks are compressed and indexed on other threads while this one checks for
         // duplicates and inserts rows. They are planned from every candidate event: when a
         // candidate turns out to be stored already (a re-read), they are planned again from
         // the fresh events alone.
-        let candidates: Vec<&str> = order.iter().map(|(_, i)| events[*i].raw()).collect();
-        let candidate_plans = plan_blocks(order.iter().map(|(day, _)| *day));
+        let candidates: Vec<&str> = order.iter().map(|c| events[c.index].raw()).collect();
+        let candidate_plans = plan_blocks(order.iter().map(|c| c.day));
         let level = options.zstd_level;
         let pool = &self.scratch;
         let jobs = BlockJobs::new(&candidates, &candidate_plans, level, pool);
@@ -991,8 +1010,8 @@ impl Store {
             if all_fresh {
                 return Ok((fresh, None));
             }
-            let raws: Vec<&str> = fresh.iter().map(|(_, e, _)| e.raw()).collect();
-            let plans = plan_blocks(fresh.iter().map(|(day, _, _)| *day));
+            let raws: Vec<&str> = fresh.iter().map(|f| f.event.raw()).collect();
+            let plans = plan_blocks(fresh.iter().map(|f| f.day));
             let workers = if raws.len() >= 1024 {
                 helpers_for(&plans) + 1
             } else {
@@ -1022,7 +1041,7 @@ impl Store {
             for (plan, block) in plans.iter().zip(&blocks) {
                 let times = fresh[plan.start..plan.end]
                     .iter()
-                    .map(|(_, e, _)| e.event_time().as_millis());
+                    .map(|f| f.event.event_time().as_millis());
                 let (t_min, t_max) =
                     times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
                 let id = first_row + plan.start as i64;
@@ -1483,7 +1502,7 @@ fn helpers_for(plans: &[BlockPlan]) -> usize {
 }
 
 /// The idempotence check and the row ids: a candidate is fresh when its (time, id, account)
-/// key was not there yet. Returns the fresh events as (day, event, account id) in row order.
+/// key was not there yet. Returns the fresh events in row order.
 ///
 /// Keys are claimed in time order, not row order: rows come by principal, which scattered
 /// the claims over the `ids` tree (a page split every few inserts); in time order an
@@ -1494,18 +1513,18 @@ fn claim_fresh<'e>(
     tx: &Connection,
     dict: &mut dict::Dict,
     events: &'e [Event],
-    order: &[(i64, usize)],
+    order: &[Candidate],
     first_row: i64,
     summary: &mut AppendSummary,
-) -> Result<Vec<(i64, &'e Event, i64)>> {
+) -> Result<Vec<Fresh<'e>>> {
     let mut claim = tx
         .prepare_cached("INSERT OR IGNORE INTO ids (t, uid, account, row) VALUES (?1, ?2, ?3, ?4)")
         .map_err(sql("preparing the duplicate check"))?;
     // (time, uid, account) of each candidate, in row order.
     let keys: Vec<(i64, i64, i64)> = order
         .iter()
-        .map(|&(_, i)| {
-            let event = &events[i];
+        .map(|c| {
+            let event = &events[c.index];
             let account = dict.intern(event.account_id().unwrap_or(""));
             let uid = event_uid(&event_id_of(event));
             (event.event_time().as_millis(), uid, account)
@@ -1523,38 +1542,34 @@ fn claim_fresh<'e>(
             duplicate[at] = true;
         }
     }
-    let mut fresh: Vec<(i64, &Event, i64)> = Vec::with_capacity(order.len());
-    let mut renumber = None;
-    for (at, (&(day, i), &(t, uid, account))) in order.iter().zip(&keys).enumerate() {
+    let mut fresh: Vec<Fresh<'e>> = Vec::with_capacity(order.len());
+    for (at, (candidate, &(t, uid, account))) in order.iter().zip(&keys).enumerate() {
         if duplicate[at] {
             summary.duplicates += 1;
             continue;
         }
         let row = first_row + fresh.len() as i64;
         if row != first_row + at as i64 {
-            let update = match &mut renumber {
-                Some(update) => update,
-                None => renumber.insert(
-                    tx.prepare_cached(
-                        "UPDATE ids SET row = ?4 WHERE t = ?1 AND uid = ?2 AND account = ?3",
-                    )
-                    .map_err(sql("preparing the row renumbering"))?,
-                ),
-            };
-            update
+            tx.prepare_cached("UPDATE ids SET row = ?4 WHERE t = ?1 AND uid = ?2 AND account = ?3")
+                .map_err(sql("preparing the row renumbering"))?
                 .execute(params![t, uid, account, row])
                 .map_err(sql("renumbering a row"))?;
         }
-        fresh.push((day, &events[i], account));
+        fresh.push(Fresh {
+            day: candidate.day,
+            event: &events[candidate.index],
+            account,
+            principal: candidate.principal,
+        });
     }
     Ok(fresh)
 }
 
 /// Adds the fresh events to the per-hour counts, which the overview charts without counting
 /// millions of rows.
-fn count_hours(tx: &Connection, fresh: &[(i64, &Event, i64)]) -> Result<()> {
+fn count_hours(tx: &Connection, fresh: &[Fresh<'_>]) -> Result<()> {
     let mut hours: foldhash::HashMap<i64, i64> = foldhash::HashMap::default();
-    for (_, event, _) in fresh {
+    for Fresh { event, .. } in fresh {
         *hours
             .entry(event.event_time().as_millis().div_euclid(HOUR_MS) * HOUR_MS)
             .or_default() += 1;
@@ -1575,7 +1590,7 @@ fn count_hours(tx: &Connection, fresh: &[(i64, &Event, i64)]) -> Result<()> {
 
 /// The dictionary id each column had in the previous row. An append's rows come by principal
 /// (see [`Store::append_events`]), so consecutive rows mostly repeat the principal's strings
-/// (ARN, key, access key, session, IP, user agent): comparing with the last string of the
+/// (ARN, access key, session, IP, user agent): comparing with the last string of the
 /// column is cheaper than hashing it for the dictionary.
 struct LastIds<'e, const N: usize>([Option<(&'e str, i64)>; N]);
 
@@ -1608,7 +1623,7 @@ impl<'e, const N: usize> LastIds<'e, N> {
 fn insert_rows<'e>(
     tx: &Connection,
     dict: &mut dict::Dict,
-    fresh: &[(i64, &'e Event, i64)],
+    fresh: &[Fresh<'e>],
     first_row: i64,
 ) -> Result<()> {
     let mut insert = tx
@@ -1620,8 +1635,17 @@ fn insert_rows<'e>(
                 ?18, ?19, ?20, ?21, ?22, ?23)",
         )
         .map_err(sql("preparing the event insert"))?;
-    let mut last = LastIds::<'e, 16>::new();
-    for (i, &(_, event, account)) in fresh.iter().enumerate() {
+    let mut last = LastIds::<'e, 15>::new();
+    for (
+        i,
+        &Fresh {
+            event,
+            account,
+            principal,
+            ..
+        },
+    ) in fresh.iter().enumerate()
+    {
         let identity = event.user_identity();
         let enrichment = event.enrichment();
         insert
@@ -1633,22 +1657,22 @@ fn insert_rows<'e>(
                 last.id_opt(dict, 1, Some(event.aws_region())),
                 account,
                 last.id_opt(dict, 2, event.principal_arn()),
-                last.id_opt(dict, 3, event.principal_key()),
-                last.id_opt(dict, 4, Some(identity.type_name.as_str())),
-                last.id_opt(dict, 5, identity.user_name.as_deref()),
-                last.id_opt(dict, 6, identity.access_key_id.as_deref()),
-                last.id_opt(dict, 7, identity.principal_id.as_deref()),
-                last.id_opt(dict, 8, Some(event.source().text.as_str())),
-                last.id_opt(dict, 9, event.user_agent()),
-                last.id_opt(dict, 10, event.error_code()),
-                last.id_opt(dict, 11, event.error_message()),
+                principal,
+                last.id_opt(dict, 3, Some(identity.type_name.as_str())),
+                last.id_opt(dict, 4, identity.user_name.as_deref()),
+                last.id_opt(dict, 5, identity.access_key_id.as_deref()),
+                last.id_opt(dict, 6, identity.principal_id.as_deref()),
+                last.id_opt(dict, 7, Some(event.source().text.as_str())),
+                last.id_opt(dict, 8, event.user_agent()),
+                last.id_opt(dict, 9, event.error_code()),
+                last.id_opt(dict, 10, event.error_message()),
                 event.read_only(),
                 event.management_event(),
-                last.id_opt(dict, 12, event.event_type()),
-                last.id_opt(dict, 13, enrichment.and_then(|e| e.country.as_deref())),
+                last.id_opt(dict, 11, event.event_type()),
+                last.id_opt(dict, 12, enrichment.and_then(|e| e.country.as_deref())),
                 enrichment.and_then(|e| e.asn),
-                last.id_opt(dict, 14, enrichment.and_then(|e| e.as_org.as_deref())),
-                last.id_opt(dict, 15, enrichment.and_then(|e| e.cloud.as_deref())),
+                last.id_opt(dict, 13, enrichment.and_then(|e| e.as_org.as_deref())),
+                last.id_opt(dict, 14, enrichment.and_then(|e| e.cloud.as_deref())),
             ])
             .map_err(sql("storing an event"))?;
     }

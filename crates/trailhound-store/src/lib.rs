@@ -56,7 +56,7 @@ pub const DB_FILE: &str = "trailhound.db";
 pub const BLOCK_EVENTS: usize = 8192;
 
 /// The store format written by this version (`PRAGMA user_version`).
-const FORMAT: i64 = 3;
+const FORMAT: i64 = 4;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +96,7 @@ pub enum Error {
     CorruptBlock,
     /// The database was written by another version of the store.
     #[error(
-        "{path} is in store format {found}, this version reads format {FORMAT}: a format 2 store is upgraded by the first command that writes to it (e.g. `trailhound hunt --store`); move an older one away and ingest again"
+        "{path} is in store format {found}, this version reads format {FORMAT}: a format 2 or 3 store is upgraded by the first command that writes to it (e.g. `trailhound hunt --store`); move an older one away and ingest again"
     )]
     Format {
         /// The database.
@@ -332,7 +332,15 @@ CREATE TABLE IF NOT EXISTS event_rows (
     cloud INTEGER
 );
 CREATE INDEX IF NOT EXISTS event_rows_name ON event_rows(event_name);
-CREATE INDEX IF NOT EXISTS event_rows_pkey ON event_rows(pkey) WHERE pkey IS NOT NULL;
+CREATE TABLE IF NOT EXISTS principal_runs (
+    pkey INTEGER NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    t_min INTEGER NOT NULL,
+    t_max INTEGER NOT NULL,
+    PRIMARY KEY (pkey, first)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ids (
     t INTEGER NOT NULL,
     uid INTEGER NOT NULL,
@@ -530,6 +538,8 @@ impl std::fmt::Debug for Store {
 /// The stable 63-bit hash of an event id, the key of the idempotence check.
 /// One hour in milliseconds: the width of `event_hours`.
 const HOUR_MS: i64 = 3_600_000;
+/// A day in milliseconds.
+const DAY_MS: i64 = 86_400_000;
 
 /// Fills `event_hours` from the stored rows once, for stores written before it existed.
 fn backfill_event_hours(conn: &Connection) -> Result<()> {
@@ -572,6 +582,32 @@ fn upgrade_from_2(conn: &Connection) -> Result<()> {
     ))
     .map_err(sql("upgrading the store from format 2"))?;
     tracing::info!("store upgraded from format 2 to 3");
+    upgrade_from_3(conn)
+}
+
+/// Upgrades a format 3 store: its rows had an index on the principal key, where format 4
+/// lists each principal's runs of consecutive rows of one day (`principal_runs`). The runs
+/// are found in the rows: in a run, a row's id minus its rank among the principal's rows of
+/// that day is the same.
+fn upgrade_from_3(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         {SCHEMA}
+         DELETE FROM principal_runs;
+         INSERT INTO principal_runs (pkey, first, last, day, t_min, t_max)
+             SELECT pkey, min(id), max(id), day, min(t), max(t) FROM (
+                 SELECT id, pkey, t, day,
+                     id - row_number() OVER (PARTITION BY pkey, day ORDER BY id) AS run
+                 FROM (SELECT id, pkey, t,
+                           CASE WHEN t >= 0 THEN t / {DAY_MS} ELSE (t + 1) / {DAY_MS} - 1 END AS day
+                       FROM event_rows WHERE pkey IS NOT NULL))
+             GROUP BY pkey, day, run;
+         DROP INDEX IF EXISTS event_rows_pkey;
+         PRAGMA user_version = 4;
+         COMMIT;"
+    ))
+    .map_err(sql("upgrading the store from format 3"))?;
+    tracing::info!("store upgraded from format 3 to 4");
     Ok(())
 }
 
@@ -802,6 +838,8 @@ impl Store {
         let found = format_of(&conn)?;
         if found == 2 {
             upgrade_from_2(&conn)?;
+        } else if found == 3 {
+            upgrade_from_3(&conn)?;
         } else if found != FORMAT && (found != 0 || has_table(&conn, "ev")?) {
             return Err(Error::Format { path, found });
         }
@@ -995,6 +1033,7 @@ impl Store {
             let fresh = fresh.and_then(|fresh| {
                 count_hours(&tx, &fresh)?;
                 insert_rows(&tx, dict, &fresh, first_row)?;
+                insert_runs(&tx, &fresh, first_row)?;
                 Ok(fresh)
             });
             let all_fresh = matches!(&fresh, Ok(f) if f.len() == order.len());
@@ -1293,9 +1332,11 @@ impl Store {
                 [],
             )
             .map_err(sql("deleting events"))?;
+        tx.execute("DELETE FROM principal_runs WHERE day < ?1", [cutoff])
+            .map_err(sql("deleting principal runs"))?;
         tx.execute(
             "DELETE FROM ids WHERE t < ?1",
-            [cutoff.saturating_mul(86_400_000)],
+            [cutoff.saturating_mul(DAY_MS)],
         )
         .map_err(sql("deleting idempotence keys"))?;
         tx.execute(
@@ -1312,12 +1353,12 @@ impl Store {
             .map_err(sql("deleting raw blocks"))?;
         tx.execute(
             "DELETE FROM event_counts WHERE minute < ?1",
-            [cutoff.saturating_mul(86_400_000)],
+            [cutoff.saturating_mul(DAY_MS)],
         )
         .map_err(sql("deleting counts"))?;
         tx.execute(
             "DELETE FROM event_hours WHERE hour < ?1",
-            [cutoff.saturating_mul(86_400_000)],
+            [cutoff.saturating_mul(DAY_MS)],
         )
         .map_err(sql("deleting hourly counts"))?;
         tx.execute("DELETE FROM temp.doomed", [])
@@ -1698,6 +1739,40 @@ fn insert_rows<'e>(
         }
         bound = Some(ints);
         insert.raw_execute().map_err(bind)?;
+    }
+    Ok(())
+}
+
+/// Lists the principals' runs of an append's rows: the fresh rows are grouped by day and
+/// principal, so each principal has one run of consecutive rows per day (`principal_runs`,
+/// which the principal pivot reads in place of an index on every row's principal key: one
+/// entry per run, not per event).
+fn insert_runs(tx: &Connection, fresh: &[Fresh<'_>], first_row: i64) -> Result<()> {
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO principal_runs (pkey, first, last, day, t_min, t_max)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(sql("preparing the principal run insert"))?;
+    let mut start = first_row;
+    for run in fresh.chunk_by(|a, b| (a.day, a.principal) == (b.day, b.principal)) {
+        let first = start;
+        start += run.len() as i64;
+        let Some(&Fresh {
+            day,
+            principal: Some(pkey),
+            ..
+        }) = run.first()
+        else {
+            continue;
+        };
+        let (t_min, t_max) = run
+            .iter()
+            .map(|f| f.event.event_time().as_millis())
+            .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        insert
+            .execute(params![pkey, first, start - 1, day, t_min, t_max])
+            .map_err(sql("storing a principal run"))?;
     }
     Ok(())
 }

@@ -514,7 +514,7 @@ impl Store {
                 let is_key: bool = self
                     .conn
                     .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM event_rows WHERE pkey = ?1)",
+                        "SELECT EXISTS (SELECT 1 FROM principal_runs WHERE pkey = ?1)",
                         [id],
                         |r| r.get(0),
                     )
@@ -567,9 +567,13 @@ impl Store {
         };
         match matcher {
             Matcher::Nothing => Ok(()),
+            // The principal's runs of rows (one per append and day), then each run's rows.
             Matcher::PrincipalKey(id) => run(
                 &format!(
-                    "SELECT {HIT_COLUMNS} FROM event_rows r WHERE r.pkey = ?1 AND r.t >= ?2 AND r.t < ?3"
+                    "SELECT {HIT_COLUMNS} FROM principal_runs p
+                     CROSS JOIN event_rows r ON r.id BETWEEN p.first AND p.last
+                     WHERE p.pkey = ?1 AND p.t_max >= ?2 AND p.t_min < ?3
+                       AND r.t >= ?2 AND r.t < ?3"
                 ),
                 &[(*id).into(), since.into(), until.into()],
             ),

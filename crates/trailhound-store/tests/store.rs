@@ -95,6 +95,50 @@ fn a_format_2_store_is_upgraded_on_its_first_writable_open() {
 }
 
 #[test]
+fn a_format_3_store_gets_its_principal_runs_from_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = common::events();
+    let store = filled(dir.path());
+    let runs = "SELECT pkey, first, last, day, t_min, t_max FROM principal_runs ORDER BY 1, 2";
+    let written = store.query(runs).unwrap().rows;
+    let pivot = |store: &Store| {
+        let arn = events[0].principal_key().unwrap();
+        let p = store
+            .pivot(PivotKind::Principal, arn, TimeRange::default(), 50)
+            .unwrap();
+        (p.total, p.timeline.len())
+    };
+    let before = pivot(&store);
+    assert!(before.0 > 0);
+    drop(store);
+    // Make it a format 3 store: an index on every row's principal key, no runs.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(trailhound_store::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DROP TABLE principal_runs;
+             CREATE INDEX event_rows_pkey ON event_rows(pkey) WHERE pkey IS NOT NULL;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let err = Store::open_read_only(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("format 3") && err.contains("upgraded"),
+        "{err}"
+    );
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.query(runs).unwrap().rows, written);
+    let index = store
+        .query("SELECT count(*) FROM sqlite_master WHERE name = 'event_rows_pkey'")
+        .unwrap();
+    assert_eq!(index.rows[0][0], 0);
+    assert_eq!(pivot(&store), before);
+    assert_runs_match_rows(&store);
+    drop(store);
+    assert!(Store::open_read_only(dir.path()).is_ok());
+}
+
+#[test]
 fn same_event_id_in_another_account_is_another_event() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
@@ -139,6 +183,12 @@ fn retention_deletes_old_days_only() {
     assert_eq!(store.event_count().unwrap(), 2);
     let q = store.query("SELECT count(*) FROM blocks").unwrap();
     assert_eq!(q.rows[0][0], 1_i64);
+    // So are the principal runs of the deleted day.
+    let q = store
+        .query("SELECT count(*) FROM principal_runs WHERE day < 20514")
+        .unwrap();
+    assert_eq!(q.rows[0][0], 0);
+    assert_runs_match_rows(&store);
     // Search entries of deleted events are gone with them.
     let hits = store
         .search(&SearchQuery {
@@ -624,4 +674,28 @@ fn a_large_append_with_some_events_already_stored_keeps_blocks_and_rows_in_step(
             .unwrap();
         assert_eq!(q.rows[0][0], e.event_id());
     }
+    assert_runs_match_rows(&store);
+}
+
+/// Every row with a principal key is in exactly one run of that principal, every run covers
+/// rows of its principal only, and its day and times are those of its rows.
+fn assert_runs_match_rows(store: &Store) {
+    let q = store
+        .query(
+            "SELECT
+               (SELECT count(*) FROM event_rows r WHERE r.pkey IS NOT NULL AND
+                  (SELECT count(*) FROM principal_runs p
+                   WHERE p.pkey = r.pkey AND r.id BETWEEN p.first AND p.last) != 1),
+               (SELECT count(*) FROM principal_runs p WHERE
+                  (SELECT count(*) FROM event_rows r
+                   WHERE r.id BETWEEN p.first AND p.last AND r.pkey = p.pkey) != p.last - p.first + 1
+                  OR p.t_min != (SELECT min(t) FROM event_rows r WHERE r.id BETWEEN p.first AND p.last)
+                  OR p.t_max != (SELECT max(t) FROM event_rows r WHERE r.id BETWEEN p.first AND p.last)
+                  OR p.day != p.t_min / 86400000 OR p.day != p.t_max / 86400000),
+               (SELECT count(*) FROM principal_runs)",
+        )
+        .unwrap();
+    assert_eq!(q.rows[0][0], 0, "rows outside their principal's runs");
+    assert_eq!(q.rows[0][1], 0, "runs that do not match their rows");
+    assert!(q.rows[0][2].as_i64().unwrap() > 0);
 }

@@ -52,10 +52,15 @@ fn parse_time(text: &str) -> Result<Timestamp, String> {
 /// The store is missing or cannot be opened.
 pub fn open_read_only(dir: &Path) -> anyhow::Result<Store> {
     Store::open_read_only(dir).with_context(|| {
-        format!(
-            "no event store at {} (fill one with `trailhound hunt --store DIR`)",
-            dir.display()
-        )
+        if dir.join(trailhound_store::DB_FILE).exists() {
+            // There is one: the error says why it cannot be read (e.g. an older format).
+            format!("cannot read the event store at {}", dir.display())
+        } else {
+            format!(
+                "no event store at {} (fill one with `trailhound hunt --store DIR`)",
+                dir.display()
+            )
+        }
     })
 }
 

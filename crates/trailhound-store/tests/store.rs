@@ -699,3 +699,72 @@ fn assert_runs_match_rows(store: &Store) {
     assert_eq!(q.rows[0][1], 0, "runs that do not match their rows");
     assert!(q.rows[0][2].as_i64().unwrap() > 0);
 }
+
+#[test]
+fn principal_pivots_count_what_the_rows_hold_in_any_time_range() {
+    // Three appends over two days each, so that a principal has runs in several appends and
+    // days; windows cut days and runs.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let mut rng = generator::Rng::new(11);
+    const DAY: u64 = 8_640_000; // events of the generator per day (one every 10 ms)
+    for (first_day, second_day) in [(0, 1), (0, 2), (1, 2)] {
+        let mut batch = generator::events(&mut rng, first_day * DAY + 2000 * second_day, 1500).0;
+        batch.extend(generator::events(&mut rng, second_day * DAY + 2000 * first_day, 1500).0);
+        assert_eq!(store.append_events(&batch).unwrap().stored, 3000);
+    }
+    assert_runs_match_rows(&store);
+    let busiest = store
+        .query(
+            "SELECT principal_key FROM events GROUP BY principal_key ORDER BY count(*) DESC, 1 LIMIT 5",
+        )
+        .unwrap();
+    let day0 = ts("2026-03-01T00:00:00Z").as_millis();
+    let at = |ms: i64| Timestamp::from_millis(day0 + ms);
+    let windows = [
+        TimeRange::default(),
+        TimeRange {
+            since: Some(at(12_000)),
+            until: None,
+        },
+        TimeRange {
+            since: None,
+            until: Some(at(86_400_000 + 25_000)),
+        },
+        TimeRange {
+            since: Some(at(5_000)),
+            until: Some(at(2 * 86_400_000 + 10_000)),
+        },
+        TimeRange {
+            since: Some(at(86_400_000)),
+            until: Some(at(86_400_000 + 30_000)),
+        },
+    ];
+    for row in &busiest.rows {
+        let arn = row[0].as_str().unwrap();
+        for window in windows {
+            let pivot = store.pivot(PivotKind::Principal, arn, window, 5).unwrap();
+            let since = window.since.map_or(i64::MIN, Timestamp::as_millis);
+            let until = window.until.map_or(i64::MAX, Timestamp::as_millis);
+            let q = store
+                .query(&format!(
+                    "SELECT count(*) FROM events WHERE principal_key = '{arn}' \
+                     AND event_time >= {since} AND event_time < {until}"
+                ))
+                .unwrap();
+            assert_eq!(
+                pivot.total,
+                q.rows[0][0].as_u64().unwrap(),
+                "{arn} {window:?}"
+            );
+            assert_eq!(pivot.timeline.len() as u64, pivot.total.min(5));
+            assert!(
+                pivot
+                    .timeline
+                    .windows(2)
+                    .all(|w| w[0].event_time >= w[1].event_time),
+                "newest first"
+            );
+        }
+    }
+}

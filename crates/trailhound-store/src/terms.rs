@@ -206,11 +206,11 @@ pub(crate) fn record_has_all(record: &str, words: &Words) -> bool {
     let words = words.fast.as_slice();
     if words.len() == 1 {
         let mut found = false;
-        for_each_word(record.as_bytes(), |h| found |= h == words[0]);
+        for_each_value_word(record.as_bytes(), |h| found |= h == words[0]);
         return found;
     }
     let mut seen = vec![false; words.len()];
-    for_each_word(record.as_bytes(), |h| {
+    for_each_value_word(record.as_bytes(), |h| {
         if let Some(i) = words.iter().position(|w| *w == h) {
             seen[i] = true;
         }
@@ -239,10 +239,10 @@ pub(crate) struct FilterBuilder {
 impl FilterBuilder {
     /// The filter of a block's records: `[log2(bits) | FAST]` then the bit array.
     ///
-    /// The records of a block repeat most of their string values (ARNs, agents, regions,
-    /// account ids): a string already seen in the block, with the two bytes after it that the
-    /// key test reads, has no word to add, and is skipped after one hash of its bytes instead
-    /// of splitting and hashing its words again. Records with escapes are read word by word.
+    /// The words are those of [`for_each_value_word`]. The records of a block repeat most of
+    /// their string values (ARNs, agents, regions, account ids): a string already seen in the
+    /// block has no word to add, and is skipped after one hash of its bytes instead of
+    /// splitting and hashing its words again. Records with escapes are read word by word.
     pub(crate) fn build<'a>(&mut self, records: impl Iterator<Item = &'a str>) -> Vec<u8> {
         const RECENT: usize = 4096;
         self.recent.clear();
@@ -263,38 +263,63 @@ impl FilterBuilder {
         let mut seen: Vec<(u64, &'a [u8])> = vec![(0, &[][..]); STRING_SLOTS];
         let hasher = foldhash::fast::FixedState::with_seed(0x7465_726d);
         for record in records {
-            let text = record.as_bytes();
-            if memchr::memchr(b'\\', text).is_some() {
-                for_each_word(text, &mut add);
-                continue;
-            }
-            let mut at = 0;
-            while at < text.len() {
-                let Some(open) = quote_from(text, at) else {
-                    for_each_word_between(text, at, text.len(), &mut add);
-                    break;
-                };
-                // Between two strings there is mostly punctuation (`:`, `,`, `},`): no word.
-                if text[at..open].iter().any(|b| WORD[usize::from(*b)]) {
-                    for_each_word_between(text, at, open, &mut add);
-                }
-                let body = open + 1;
-                let Some(close) = quote_from(text, body) else {
-                    for_each_word_between(text, body, text.len(), &mut add);
-                    break;
-                };
-                let string = &text[body..(close + 2).min(text.len())];
+            let unseen = |string: &'a [u8]| {
                 let hash = hasher.hash_one(string);
                 // The mask keeps the index within the table.
                 let slot = &mut seen[hash as usize & (STRING_SLOTS - 1)];
-                if slot.0 != hash || slot.1 != string {
-                    *slot = (hash, string);
-                    for_each_word_between(text, body, close, &mut add);
+                if slot.0 == hash && slot.1 == string {
+                    return false;
                 }
-                at = close + 1;
-            }
+                *slot = (hash, string);
+                true
+            };
+            walk_values(record.as_bytes(), unseen, &mut add);
         }
         filter_of(words)
+    }
+}
+
+/// Calls `f` with the hash of every word of the values of a record: the words of its strings
+/// but object keys (a string right before `:`), and of what lies between strings (numbers,
+/// `true`…). A search looks for values; the keys, the same in every record, were half of the
+/// strings to look at. A record with a backslash is read word by word ([`for_each_word`],
+/// which leaves out the last word of a key only): an escaped quote does not end a string.
+pub(crate) fn for_each_value_word(text: &[u8], mut f: impl FnMut(u64)) {
+    walk_values(text, |_| true, &mut f);
+}
+
+/// [`for_each_value_word`], asking `split` first for each string value (its bytes between the
+/// quotes) whether to split it into words: the filter builder skips the strings it has just
+/// seen, whose words it holds already.
+fn walk_values<'t>(
+    text: &'t [u8],
+    mut split: impl FnMut(&'t [u8]) -> bool,
+    f: &mut impl FnMut(u64),
+) {
+    if memchr::memchr(b'\\', text).is_some() {
+        for_each_word(text, f);
+        return;
+    }
+    let mut at = 0;
+    while at < text.len() {
+        let Some(open) = quote_from(text, at) else {
+            for_each_word_between(text, at, text.len(), &mut *f);
+            return;
+        };
+        // Between two strings there is mostly punctuation (`:`, `,`, `},`): no word.
+        if text[at..open].iter().any(|b| WORD[usize::from(*b)]) {
+            for_each_word_between(text, at, open, &mut *f);
+        }
+        let body = open + 1;
+        let Some(close) = quote_from(text, body) else {
+            for_each_word_between(text, body, text.len(), &mut *f);
+            return;
+        };
+        // A key has no word of a value: skipped before its bytes are even hashed.
+        if text.get(close + 1) != Some(&b':') && split(&text[body..close]) {
+            for_each_word_between(text, body, close, &mut *f);
+        }
+        at = close + 1;
     }
 }
 
@@ -389,7 +414,7 @@ mod tests {
         let word_by_word = |records: &[&str]| {
             let mut words = HashSet64::default();
             for r in records {
-                for_each_word(r.as_bytes(), |h| {
+                for_each_value_word(r.as_bytes(), |h| {
                     words.insert(h);
                 });
             }
@@ -429,6 +454,26 @@ mod tests {
             FilterBuilder::default().build(many.iter().copied()),
             word_by_word(&many)
         );
+    }
+
+    #[test]
+    fn no_word_of_a_key_is_a_value() {
+        let record = r#"{"x-amz-id:part":"alpha","tag:Name":"beta gamma","n":12345}"#;
+        for word in ["x-amz-id", "part", "tag", "name"] {
+            assert!(!record_has_all(record, &query_words(word)), "{word}");
+        }
+        for word in ["alpha", "beta", "gamma", "12345"] {
+            assert!(record_has_all(record, &query_words(word)), "{word}");
+        }
+        let filter = build_filter([record].into_iter());
+        assert!(filter_may_hold(
+            &filter,
+            &query_words("alpha beta gamma 12345")
+        ));
+        // With an escape the record is read word by word: only a key's last word is left out.
+        let escaped = r#"{"tag:Name":"a\"b"}"#;
+        assert!(record_has_all(escaped, &query_words("tag")));
+        assert!(!record_has_all(escaped, &query_words("name")));
     }
 
     #[test]

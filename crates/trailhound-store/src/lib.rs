@@ -1078,11 +1078,7 @@ impl Store {
                 .prepare_cached("INSERT INTO block_terms (block, filter) VALUES (?1, ?2)")
                 .map_err(sql("preparing the filter insert"))?;
             for (plan, block) in plans.iter().zip(&blocks) {
-                let times = fresh[plan.start..plan.end]
-                    .iter()
-                    .map(|f| f.event.event_time().as_millis());
-                let (t_min, t_max) =
-                    times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+                let (t_min, t_max) = time_span(&fresh[plan.start..plan.end]);
                 let id = first_row + plan.start as i64;
                 insert_block
                     .execute(params![
@@ -1683,6 +1679,10 @@ fn insert_rows<'e>(
     // `params!` was about 2% of a `hunt --store`'s instructions.
     let mut bound: Option<RowInts> = None;
     let mut bound_name: Option<&str> = None;
+    let bind = |source| Error::Sql {
+        context: "storing an event",
+        source,
+    };
     for (
         i,
         &Fresh {
@@ -1717,10 +1717,6 @@ fn insert_rows<'e>(
             last.id_opt(dict, 13, enrichment.and_then(|e| e.as_org.as_deref())),
             last.id_opt(dict, 14, enrichment.and_then(|e| e.cloud.as_deref())),
         ];
-        let bind = |source| Error::Sql {
-            context: "storing an event",
-            source,
-        };
         insert
             .raw_bind_parameter(1, first_row + i as i64)
             .map_err(bind)?;
@@ -1766,15 +1762,20 @@ fn insert_runs(tx: &Connection, fresh: &[Fresh<'_>], first_row: i64) -> Result<(
         else {
             continue;
         };
-        let (t_min, t_max) = run
-            .iter()
-            .map(|f| f.event.event_time().as_millis())
-            .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        let (t_min, t_max) = time_span(run);
         insert
             .execute(params![pkey, first, start - 1, day, t_min, t_max])
             .map_err(sql("storing a principal run"))?;
     }
     Ok(())
+}
+
+/// The earliest and latest event times of `fresh` (ms), for a block's or a run's span.
+fn time_span(fresh: &[Fresh<'_>]) -> (i64, i64) {
+    fresh
+        .iter()
+        .map(|f| f.event.event_time().as_millis())
+        .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
 }
 
 /// The integer columns of an event row after `id`, `t` and `event_name`, in the order of

@@ -33,18 +33,21 @@ pub struct Scratch {
     documents: Arc<DocumentPool>,
 }
 
-/// The bytes of buffers of dropped documents a [`Scratch`] keeps (see [`DocumentPool`]):
-/// enough for a steady hunt to inflate most objects into warm memory (hundreds of CloudTrail
-/// files of tens of kilobytes, or a few of megabytes), and a bounded 16 MiB per decoding
-/// thread.
-const POOLED_BYTES: usize = 16 << 20;
-
 impl Default for Scratch {
     fn default() -> Self {
+        Scratch::with_pool(crate::DEFAULT_POOLED_BYTES)
+    }
+}
+
+impl Scratch {
+    /// Scratch whose pool keeps up to `pooled_bytes` of dropped documents' buffers (see
+    /// [`DocumentPool`] and [`crate::IngestOptions::pooled_bytes`]).
+    #[must_use]
+    pub fn with_pool(pooled_bytes: usize) -> Scratch {
         Scratch {
             inflated: Vec::new(),
             whole: gzip::WholeInflater::default(),
-            documents: Arc::new(DocumentPool::new(POOLED_BYTES)),
+            documents: Arc::new(DocumentPool::new(pooled_bytes)),
         }
     }
 }

@@ -42,6 +42,11 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 4 << 20;
 /// Default cap on nesting depth of a record (the JSON parser's own limit is 128).
 pub const DEFAULT_MAX_DEPTH: usize = 128;
 
+/// Default of [`IngestOptions::pooled_bytes`]: enough for a steady hunt to inflate most
+/// objects into warm memory (hundreds of CloudTrail files of tens of kilobytes, or a few of
+/// megabytes), and a bounded 16 MiB per decoding thread.
+pub const DEFAULT_POOLED_BYTES: usize = 16 << 20;
+
 /// Limits and parallelism of ingestion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestOptions {
@@ -58,6 +63,12 @@ pub struct IngestOptions {
     pub in_flight: usize,
     /// Most events per delivered batch.
     pub batch_size: usize,
+    /// Bytes of buffers, freed by documents whose events are all dropped, that each decoding
+    /// thread keeps to inflate later objects into (default [`DEFAULT_POOLED_BYTES`]). A
+    /// consumer that holds many events at once (the event store's batches) frees that many
+    /// at once: a larger pool takes them back instead of the allocator handing their memory
+    /// to the kernel, to be faulted in and zeroed again.
+    pub pooled_bytes: usize,
 }
 
 impl Default for IngestOptions {
@@ -73,6 +84,7 @@ impl Default for IngestOptions {
             threads,
             in_flight: threads * 16,
             batch_size: 1024,
+            pooled_bytes: DEFAULT_POOLED_BYTES,
         }
     }
 }

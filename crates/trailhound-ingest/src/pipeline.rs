@@ -150,7 +150,7 @@ fn deliver_one(
 
 fn worker(jobs: &Receiver<Job<'_>>, options: &IngestOptions, cancel: &AtomicBool) {
     let mut raw = Vec::new();
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch::with_pool(options.pooled_bytes);
     let mut dirs = OpenDirs::default();
     for (input, reply) in jobs {
         let source = input.source_name();

@@ -44,7 +44,19 @@ impl BlockEncoder {
     }
 
     /// Encodes `records` into one compressed block.
+    #[cfg(test)]
     pub(crate) fn encode(&mut self, records: &[&str]) -> Result<Vec<u8>> {
+        self.start(records)?;
+        for record in records {
+            self.push(record);
+        }
+        self.finish()
+    }
+
+    /// Starts a block of `records`: its header (the count and where each record ends). The
+    /// records themselves follow with [`BlockEncoder::push`], in the same order, and
+    /// [`BlockEncoder::finish`] compresses the block.
+    pub(crate) fn start(&mut self, records: &[&str]) -> Result<()> {
         let total: usize = records.iter().map(|r| r.len()).sum();
         let plain = &mut self.plain;
         plain.clear();
@@ -58,9 +70,16 @@ impl BlockEncoder {
             end = end.checked_add(len).ok_or(Error::BlockTooLarge)?;
             plain.extend_from_slice(&end.to_le_bytes());
         }
-        for record in records {
-            plain.extend_from_slice(record.as_bytes());
-        }
+        Ok(())
+    }
+
+    /// Adds the next record of the block [`BlockEncoder::start`] began.
+    pub(crate) fn push(&mut self, record: &str) {
+        self.plain.extend_from_slice(record.as_bytes());
+    }
+
+    /// Compresses the block.
+    pub(crate) fn finish(&mut self) -> Result<Vec<u8>> {
         self.out.clear();
         self.out
             .reserve(zstd::zstd_safe::compress_bound(self.plain.len()));

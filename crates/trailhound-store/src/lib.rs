@@ -645,21 +645,31 @@ fn has_table(conn: &Connection, name: &str) -> Result<bool> {
     .map_err(sql("reading the schema"))
 }
 
-/// An event to store, in the order of an append's rows.
-struct Candidate {
+/// What an append stores of one event: its row's values, read from the event in one pass
+/// (see [`prepare_row`]) and then sorted into row order.
+#[derive(Clone, Copy)]
+struct Prepared<'e> {
     day: i64,
-    /// Its index in the append's events.
-    index: usize,
-    /// The dictionary id of its principal key, interned once for the sort and the row.
-    principal: Option<i64>,
+    /// `eventTime` in milliseconds.
+    time: i64,
+    /// [`event_uid`] of its id: with the time and the account, its idempotence key.
+    uid: i64,
+    name: &'e str,
+    raw: &'e str,
+    /// The row's integer columns ([`NULL`] for none).
+    ints: RowInts,
 }
 
-/// An event that was not stored yet, with its row's ids.
-struct Fresh<'e> {
-    day: i64,
-    event: &'e Event,
-    account: i64,
-    principal: Option<i64>,
+impl Prepared<'_> {
+    /// The dictionary id of the event's account.
+    fn account(&self) -> i64 {
+        self.ints[ACCOUNT]
+    }
+
+    /// The dictionary id of the event's principal key.
+    fn principal(&self) -> Option<i64> {
+        value(self.ints[PKEY])
+    }
 }
 
 /// One block to write: events `start..end` of the fresh list, all of one day.
@@ -683,10 +693,19 @@ struct BlockScratch {
 }
 
 impl BlockScratch {
+    /// Compresses and indexes a block. Each record is copied into the block and read for
+    /// the filter in turn, while it is in cache: a pass over all the records for each did
+    /// read every record from memory twice.
     fn build(&mut self, records: &[&str]) -> Result<BlockOut> {
+        self.encoder.start(records)?;
+        let encoder = &mut self.encoder;
+        let filter = self.filter.build(records.iter().map(|record| {
+            encoder.push(record);
+            *record
+        }));
         Ok(BlockOut {
-            data: self.encoder.encode(records)?,
-            filter: self.filter.build(records.iter().copied()),
+            data: self.encoder.finish()?,
+            filter,
             raw_bytes: records.iter().map(|r| r.len() as i64).sum(),
         })
     }
@@ -975,10 +994,13 @@ impl Store {
         // Events to store as rows, grouped by day and, within a day, by principal (stable:
         // input order within a principal). A principal's events of an append are then next to
         // each other: in fewer blocks, which compress better (a principal's records are much
-        // alike: 14% less on disk), and in one run of the principal-key index.
-        // Sorted on dictionary ids, not strings: comparing integers keeps the sort a few
-        // milliseconds per append.
-        let mut order: Vec<Candidate> = Vec::with_capacity(events.len());
+        // alike: 14% less on disk), and in one run of `principal_runs`.
+        //
+        // What the rows hold is read first, event by event in input order: the order in which
+        // the decoders filled the events' memory. Every later step goes over the rows by
+        // principal; reading the events there, each field a cache miss on a far `Arc` or
+        // record text, was a tenth of a `hunt --store`'s time.
+        let mut prepared: Vec<Prepared<'_>> = Vec::with_capacity(events.len());
         {
             let mut count = tx
                 .prepare_cached(
@@ -987,7 +1009,9 @@ impl Store {
                      ON CONFLICT DO UPDATE SET n = n + 1",
                 )
                 .map_err(sql("preparing the count upsert"))?;
-            for (i, event) in events.iter().enumerate() {
+            let mut last = LastIds::new();
+            let mut identities = IdentityIds::default();
+            for event in events {
                 if options.read_only_data_as_counts
                     && event.management_event() == Some(false)
                     && event.read_only() == Some(true)
@@ -1004,19 +1028,24 @@ impl Store {
                     summary.counted += 1;
                     continue;
                 }
-                order.push(Candidate {
-                    day: event.event_time().day_number(),
-                    index: i,
-                    principal: dict.intern_opt(event.principal_key()),
-                });
+                prepared.push(prepare_row(event, dict, &mut last, &mut identities));
             }
         }
-        order.sort_by_key(|c| (c.day, c.principal));
+        // Sorted on dictionary ids, not strings, and as keys with their index, not as rows:
+        // comparing integers and moving 24 bytes keeps the sort a millisecond per append.
+        let mut keys: Vec<(i64, Option<i64>, usize)> = prepared
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.day, p.principal(), i))
+            .collect();
+        keys.sort_unstable();
+        let order: Vec<Prepared<'_>> = keys.iter().map(|k| prepared[k.2]).collect();
+        drop(prepared);
         // Blocks are compressed and indexed on other threads while this one checks for
         // duplicates and inserts rows. They are planned from every candidate event: when a
         // candidate turns out to be stored already (a re-read), they are planned again from
         // the fresh events alone.
-        let candidates: Vec<&str> = order.iter().map(|c| events[c.index].raw()).collect();
+        let candidates: Vec<&str> = order.iter().map(|p| p.raw).collect();
         let candidate_plans = plan_blocks(order.iter().map(|c| c.day));
         let level = options.zstd_level;
         let pool = &self.scratch;
@@ -1029,14 +1058,15 @@ impl Store {
             } else {
                 Vec::new()
             };
-            let fresh = claim_fresh(&tx, dict, events, &order, first_row, &mut summary);
+            let candidate_count = order.len();
+            let fresh = claim_fresh(&tx, order, first_row, &mut summary);
             let fresh = fresh.and_then(|fresh| {
                 count_hours(&tx, &fresh)?;
-                insert_rows(&tx, dict, &fresh, first_row)?;
+                insert_rows(&tx, &fresh, first_row)?;
                 insert_runs(&tx, &fresh, first_row)?;
                 Ok(fresh)
             });
-            let all_fresh = matches!(&fresh, Ok(f) if f.len() == order.len());
+            let all_fresh = matches!(&fresh, Ok(f) if f.len() == candidate_count);
             if all_fresh {
                 jobs.work()?;
             } else {
@@ -1049,7 +1079,7 @@ impl Store {
             if all_fresh {
                 return Ok((fresh, None));
             }
-            let raws: Vec<&str> = fresh.iter().map(|f| f.event.raw()).collect();
+            let raws: Vec<&str> = fresh.iter().map(|f| f.raw).collect();
             let plans = plan_blocks(fresh.iter().map(|f| f.day));
             let workers = if raws.len() >= 1024 {
                 helpers_for(&plans) + 1
@@ -1539,7 +1569,7 @@ fn helpers_for(plans: &[BlockPlan]) -> usize {
 }
 
 /// The idempotence check and the row ids: a candidate is fresh when its (time, id, account)
-/// key was not there yet. Returns the fresh events in row order.
+/// key was not there yet. Returns the fresh rows, in row order.
 ///
 /// Keys are claimed in time order, not row order: rows come by principal, which scattered
 /// the claims over the `ids` tree (a page split every few inserts); in time order an
@@ -1548,30 +1578,23 @@ fn helpers_for(plans: &[BlockPlan]) -> usize {
 /// moved down to close the gaps.
 fn claim_fresh<'e>(
     tx: &Connection,
-    dict: &mut dict::Dict,
-    events: &'e [Event],
-    order: &[Candidate],
+    mut rows: Vec<Prepared<'e>>,
     first_row: i64,
     summary: &mut AppendSummary,
-) -> Result<Vec<Fresh<'e>>> {
+) -> Result<Vec<Prepared<'e>>> {
     let mut claim = tx
         .prepare_cached("INSERT OR IGNORE INTO ids (t, uid, account, row) VALUES (?1, ?2, ?3, ?4)")
         .map_err(sql("preparing the duplicate check"))?;
-    // (time, uid, account) of each candidate, in row order.
-    let keys: Vec<(i64, i64, i64)> = order
+    // The keys apart from the rows, sorted: claiming from the rows in time order read them
+    // all over the append's array.
+    let mut keys: Vec<(i64, i64, i64, usize)> = rows
         .iter()
-        .map(|c| {
-            let event = &events[c.index];
-            let account = dict.intern(event.account_id().unwrap_or(""));
-            let uid = event_uid(&event_id_of(event));
-            (event.event_time().as_millis(), uid, account)
-        })
+        .enumerate()
+        .map(|(at, r)| (r.time, r.uid, r.account(), at))
         .collect();
-    let mut by_time: Vec<usize> = (0..keys.len()).collect();
-    by_time.sort_by_key(|&at| keys[at].0);
-    let mut duplicate = vec![false; keys.len()];
-    for at in by_time {
-        let (t, uid, account) = keys[at];
+    keys.sort_unstable_by_key(|k| (k.0, k.3));
+    let mut duplicate = vec![false; rows.len()];
+    for (t, uid, account, at) in keys {
         let claimed = claim
             .execute(params![t, uid, account, first_row + at as i64])
             .map_err(sql("checking for a duplicate"))?;
@@ -1579,36 +1602,41 @@ fn claim_fresh<'e>(
             duplicate[at] = true;
         }
     }
-    let mut fresh: Vec<Fresh<'e>> = Vec::with_capacity(order.len());
-    for (at, (candidate, &(t, uid, account))) in order.iter().zip(&keys).enumerate() {
+    let Some(first_duplicate) = duplicate.iter().position(|d| *d) else {
+        return Ok(rows);
+    };
+    let mut renumber = tx
+        .prepare_cached("UPDATE ids SET row = ?4 WHERE t = ?1 AND uid = ?2 AND account = ?3")
+        .map_err(sql("preparing the row renumbering"))?;
+    let mut kept = first_duplicate;
+    for at in first_duplicate..rows.len() {
         if duplicate[at] {
             summary.duplicates += 1;
             continue;
         }
-        let row = first_row + fresh.len() as i64;
-        if row != first_row + at as i64 {
-            tx.prepare_cached("UPDATE ids SET row = ?4 WHERE t = ?1 AND uid = ?2 AND account = ?3")
-                .map_err(sql("preparing the row renumbering"))?
-                .execute(params![t, uid, account, row])
-                .map_err(sql("renumbering a row"))?;
-        }
-        fresh.push(Fresh {
-            day: candidate.day,
-            event: &events[candidate.index],
-            account,
-            principal: candidate.principal,
-        });
+        let row = rows[at];
+        renumber
+            .execute(params![
+                row.time,
+                row.uid,
+                row.account(),
+                first_row + kept as i64
+            ])
+            .map_err(sql("renumbering a row"))?;
+        rows[kept] = row;
+        kept += 1;
     }
-    Ok(fresh)
+    rows.truncate(kept);
+    Ok(rows)
 }
 
 /// Adds the fresh events to the per-hour counts, which the overview charts without counting
 /// millions of rows.
-fn count_hours(tx: &Connection, fresh: &[Fresh<'_>]) -> Result<()> {
+fn count_hours(tx: &Connection, fresh: &[Prepared<'_>]) -> Result<()> {
     let mut hours: foldhash::HashMap<i64, i64> = foldhash::HashMap::default();
-    for Fresh { event, .. } in fresh {
+    for row in fresh {
         *hours
-            .entry(event.event_time().as_millis().div_euclid(HOUR_MS) * HOUR_MS)
+            .entry(row.time.div_euclid(HOUR_MS) * HOUR_MS)
             .or_default() += 1;
     }
     let mut upsert = tx
@@ -1625,15 +1653,17 @@ fn count_hours(tx: &Connection, fresh: &[Fresh<'_>]) -> Result<()> {
     Ok(())
 }
 
-/// The dictionary id each column had in the previous row. An append's rows come by principal
-/// (see [`Store::append_events`]), so consecutive rows mostly repeat the principal's strings
-/// (ARN, access key, session, IP, user agent): comparing with the last string of the
+/// The dictionary id each column had in the event before. Consecutive events of a file
+/// mostly repeat their service, region and account: comparing with the last string of the
 /// column is cheaper than hashing it for the dictionary.
-struct LastIds<'e, const N: usize>([Option<(&'e str, i64)>; N]);
+struct LastIds<'e>([Option<(&'e str, i64)>; LAST_COLUMNS]);
 
-impl<'e, const N: usize> LastIds<'e, N> {
+/// The columns [`LastIds`] remembers a string of.
+const LAST_COLUMNS: usize = 11;
+
+impl<'e> LastIds<'e> {
     fn new() -> Self {
-        LastIds([None; N])
+        LastIds([None; LAST_COLUMNS])
     }
 
     /// The id of `s` in `column`.
@@ -1649,20 +1679,78 @@ impl<'e, const N: usize> LastIds<'e, N> {
         }
     }
 
-    /// [`LastIds::id`] for an optional string: `None` for no or an empty string.
-    fn id_opt(&mut self, dict: &mut dict::Dict, column: usize, s: Option<&'e str>) -> Option<i64> {
+    /// [`LastIds::id`] for an optional string: [`NULL`] for no or an empty string.
+    fn id_opt(&mut self, dict: &mut dict::Dict, column: usize, s: Option<&'e str>) -> i64 {
         s.filter(|s| !s.is_empty())
-            .map(|s| self.id(dict, column, s))
+            .map_or(NULL, |s| self.id(dict, column, s))
+    }
+}
+
+/// The dictionary ids of the columns an event's identity decides (principal ARN, principal
+/// key, identity type, user name, access key, principal id), by the identity's address:
+/// events of one identity text share one `UserIdentity`, so most events find theirs here
+/// instead of hashing six strings. The events outlive the append, so no address is reused
+/// meanwhile.
+#[derive(Default)]
+struct IdentityIds(foldhash::HashMap<usize, [i64; 6]>);
+
+/// Reads an event's row (see [`Prepared`]), interning its strings.
+fn prepare_row<'e>(
+    event: &'e Event,
+    dict: &mut dict::Dict,
+    last: &mut LastIds<'e>,
+    identities: &mut IdentityIds,
+) -> Prepared<'e> {
+    let identity = event.user_identity();
+    let [arn, pkey, itype, uname, akey, session] = *identities
+        .0
+        .entry(std::ptr::from_ref(identity).addr())
+        .or_insert_with(|| {
+            let mut id = |s: Option<&str>| dict.intern_opt(s).unwrap_or(NULL);
+            [
+                id(event.principal_arn()),
+                id(event.principal_key()),
+                id(Some(identity.type_name.as_str())),
+                id(identity.user_name.as_deref()),
+                id(identity.access_key_id.as_deref()),
+                id(identity.principal_id.as_deref()),
+            ]
+        });
+    let enrichment = event.enrichment();
+    let time = event.event_time();
+    Prepared {
+        day: time.day_number(),
+        time: time.as_millis(),
+        uid: event_uid(&event_id_of(event)),
+        name: event.event_name(),
+        raw: event.raw(),
+        ints: [
+            last.id(dict, 0, event.event_source()),
+            last.id_opt(dict, 1, Some(event.aws_region())),
+            last.id(dict, 2, event.account_id().unwrap_or("")),
+            arn,
+            pkey,
+            itype,
+            uname,
+            akey,
+            session,
+            last.id_opt(dict, 3, Some(event.source().text.as_str())),
+            last.id_opt(dict, 4, event.user_agent()),
+            last.id_opt(dict, 5, event.error_code()),
+            last.id_opt(dict, 6, event.error_message()),
+            event.read_only().map_or(NULL, i64::from),
+            event.management_event().map_or(NULL, i64::from),
+            last.id_opt(dict, 7, event.event_type()),
+            last.id_opt(dict, 8, enrichment.and_then(|e| e.country.as_deref())),
+            enrichment.and_then(|e| e.asn).map_or(NULL, i64::from),
+            last.id_opt(dict, 9, enrichment.and_then(|e| e.as_org.as_deref())),
+            last.id_opt(dict, 10, enrichment.and_then(|e| e.cloud.as_deref())),
+        ],
     }
 }
 
 /// Inserts the event rows of an append.
-fn insert_rows<'e>(
-    tx: &Connection,
-    dict: &mut dict::Dict,
-    fresh: &[Fresh<'e>],
-    first_row: i64,
-) -> Result<()> {
+fn insert_rows(tx: &Connection, fresh: &[Prepared<'_>], first_row: i64) -> Result<()> {
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO event_rows (id, t, event_name, source, region, account, principal, pkey,
@@ -1672,68 +1760,31 @@ fn insert_rows<'e>(
                 ?18, ?19, ?20, ?21, ?22, ?23)",
         )
         .map_err(sql("preparing the event insert"))?;
-    let mut last = LastIds::<'e, 15>::new();
     // Parameters keep their value from one row to the next (SQLite's reset leaves bindings
     // alone), and a row's integer columns mostly repeat the row before it (rows are grouped
     // by principal): only the values that changed are bound again. Binding all 23 through
     // `params!` was about 2% of a `hunt --store`'s instructions.
-    let mut bound: Option<RowInts> = None;
+    let mut bound: Option<&RowInts> = None;
     let mut bound_name: Option<&str> = None;
     let bind = |source| Error::Sql {
         context: "storing an event",
         source,
     };
-    for (
-        i,
-        &Fresh {
-            event,
-            account,
-            principal,
-            ..
-        },
-    ) in fresh.iter().enumerate()
-    {
-        let identity = event.user_identity();
-        let enrichment = event.enrichment();
-        let ints: RowInts = [
-            Some(last.id(dict, 0, event.event_source())),
-            last.id_opt(dict, 1, Some(event.aws_region())),
-            Some(account),
-            last.id_opt(dict, 2, event.principal_arn()),
-            principal,
-            last.id_opt(dict, 3, Some(identity.type_name.as_str())),
-            last.id_opt(dict, 4, identity.user_name.as_deref()),
-            last.id_opt(dict, 5, identity.access_key_id.as_deref()),
-            last.id_opt(dict, 6, identity.principal_id.as_deref()),
-            last.id_opt(dict, 7, Some(event.source().text.as_str())),
-            last.id_opt(dict, 8, event.user_agent()),
-            last.id_opt(dict, 9, event.error_code()),
-            last.id_opt(dict, 10, event.error_message()),
-            event.read_only().map(i64::from),
-            event.management_event().map(i64::from),
-            last.id_opt(dict, 11, event.event_type()),
-            last.id_opt(dict, 12, enrichment.and_then(|e| e.country.as_deref())),
-            enrichment.and_then(|e| e.asn).map(i64::from),
-            last.id_opt(dict, 13, enrichment.and_then(|e| e.as_org.as_deref())),
-            last.id_opt(dict, 14, enrichment.and_then(|e| e.cloud.as_deref())),
-        ];
+    for (i, row) in fresh.iter().enumerate() {
         insert
             .raw_bind_parameter(1, first_row + i as i64)
             .map_err(bind)?;
-        insert
-            .raw_bind_parameter(2, event.event_time().as_millis())
-            .map_err(bind)?;
-        let name = event.event_name();
-        if bound_name != Some(name) {
-            insert.raw_bind_parameter(3, name).map_err(bind)?;
-            bound_name = Some(name);
+        insert.raw_bind_parameter(2, row.time).map_err(bind)?;
+        if bound_name != Some(row.name) {
+            insert.raw_bind_parameter(3, row.name).map_err(bind)?;
+            bound_name = Some(row.name);
         }
-        for (j, value) in ints.iter().enumerate() {
-            if bound.is_none_or(|b| b[j] != *value) {
-                insert.raw_bind_parameter(4 + j, value).map_err(bind)?;
+        for (j, v) in row.ints.iter().enumerate() {
+            if bound.is_none_or(|b| b[j] != *v) {
+                insert.raw_bind_parameter(4 + j, value(*v)).map_err(bind)?;
             }
         }
-        bound = Some(ints);
+        bound = Some(&row.ints);
         insert.raw_execute().map_err(bind)?;
     }
     Ok(())
@@ -1743,7 +1794,7 @@ fn insert_rows<'e>(
 /// principal, so each principal has one run of consecutive rows per day (`principal_runs`,
 /// which the principal pivot reads in place of an index on every row's principal key: one
 /// entry per run, not per event).
-fn insert_runs(tx: &Connection, fresh: &[Fresh<'_>], first_row: i64) -> Result<()> {
+fn insert_runs(tx: &Connection, fresh: &[Prepared<'_>], first_row: i64) -> Result<()> {
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO principal_runs (pkey, first, last, day, t_min, t_max)
@@ -1751,15 +1802,10 @@ fn insert_runs(tx: &Connection, fresh: &[Fresh<'_>], first_row: i64) -> Result<(
         )
         .map_err(sql("preparing the principal run insert"))?;
     let mut start = first_row;
-    for run in fresh.chunk_by(|a, b| (a.day, a.principal) == (b.day, b.principal)) {
+    for run in fresh.chunk_by(|a, b| (a.day, a.principal()) == (b.day, b.principal())) {
         let first = start;
         start += run.len() as i64;
-        let Some(&Fresh {
-            day,
-            principal: Some(pkey),
-            ..
-        }) = run.first()
-        else {
+        let Some((day, Some(pkey))) = run.first().map(|r| (r.day, r.principal())) else {
             continue;
         };
         let (t_min, t_max) = time_span(run);
@@ -1770,14 +1816,26 @@ fn insert_runs(tx: &Connection, fresh: &[Fresh<'_>], first_row: i64) -> Result<(
     Ok(())
 }
 
-/// The earliest and latest event times of `fresh` (ms), for a block's or a run's span.
-fn time_span(fresh: &[Fresh<'_>]) -> (i64, i64) {
-    fresh
-        .iter()
-        .map(|f| f.event.event_time().as_millis())
+/// The earliest and latest event times of `rows` (ms), for a block's or a run's span.
+fn time_span(rows: &[Prepared<'_>]) -> (i64, i64) {
+    rows.iter()
+        .map(|r| r.time)
         .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
 }
 
 /// The integer columns of an event row after `id`, `t` and `event_name`, in the order of
-/// [`insert_rows`]'s statement (`source` … `cloud`; `ro` and `mgmt` as 0 or 1).
-type RowInts = [Option<i64>; 20];
+/// [`insert_rows`]'s statement (`source` … `cloud`; `ro` and `mgmt` as 0 or 1), [`NULL`]
+/// for none: half the size of `Option`s, for an array of an append's rows that stays in cache.
+type RowInts = [i64; 20];
+
+/// No value in [`RowInts`]: no dictionary id, `asn` or flag is negative.
+const NULL: i64 = i64::MIN;
+
+/// Where [`RowInts`] holds the account and the principal key.
+const ACCOUNT: usize = 2;
+const PKEY: usize = 4;
+
+/// A [`RowInts`] value as SQL: `None` for [`NULL`].
+fn value(v: i64) -> Option<i64> {
+    (v != NULL).then_some(v)
+}

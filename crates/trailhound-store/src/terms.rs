@@ -234,6 +234,10 @@ pub(crate) struct FilterBuilder {
     /// agents, regions), and the table skips the set for them.
     recent: Vec<u64>,
     words: HashSet64,
+    /// Strings seen lately (see [`FilterBuilder::build`]): their hashes, direct-mapped.
+    seen: Vec<u64>,
+    /// The hash of [`FilterBuilder::seen`], seeded at random for each process.
+    strings: foldhash::quality::RandomState,
 }
 
 impl FilterBuilder {
@@ -248,6 +252,8 @@ impl FilterBuilder {
         self.recent.clear();
         self.recent.resize(RECENT, 0);
         self.words.clear();
+        self.seen.clear();
+        self.seen.resize(STRING_SLOTS, 0);
         let (recent, words) = (&mut self.recent, &mut self.words);
         let mut add = |h: u64| {
             let slot = &mut recent[(h >> 52) as usize];
@@ -256,21 +262,28 @@ impl FilterBuilder {
                 words.insert(h);
             }
         };
-        // Strings seen lately, direct-mapped by a hash of their bytes and compared whole: a
-        // set of every string of the block cost more than the splitting it saved (a table
-        // of hundreds of thousands of entries, out of cache, grown as it filled); a miss here
-        // only splits a string again, whose words the sets already hold.
-        let mut seen: Vec<(u64, &'a [u8])> = vec![(0, &[][..]); STRING_SLOTS];
-        let hasher = foldhash::fast::FixedState::with_seed(0x7465_726d);
+        // Strings seen lately, direct-mapped by a 64-bit hash of their bytes: a set of every
+        // string of the block cost more than the splitting it saved (a table of hundreds of
+        // thousands of entries, out of cache, grown as it filled); a miss here only splits a
+        // string again, whose words the sets already hold.
+        //
+        // The hash alone stands for the string: comparing the bytes too read the string seen
+        // before, most often in a record far back in the block and out of cache, and kept a
+        // table three times the size (the largest single cost of building a filter). Two
+        // strings of a block colliding in 64 bits would leave the second one's words out;
+        // the hash is seeded at random for each process, so no input can be made to collide,
+        // and by chance that is a probability of about 2^-64 per string.
+        let (seen, strings) = (&mut self.seen, &self.strings);
         for record in records {
             let unseen = |string: &'a [u8]| {
-                let hash = hasher.hash_one(string);
+                // Never 0, the mark of an empty slot.
+                let hash = strings.hash_one(string) | 1;
                 // The mask keeps the index within the table.
                 let slot = &mut seen[hash as usize & (STRING_SLOTS - 1)];
-                if slot.0 == hash && slot.1 == string {
+                if *slot == hash {
                     return false;
                 }
-                *slot = (hash, string);
+                *slot = hash;
                 true
             };
             walk_values(record.as_bytes(), unseen, &mut add);

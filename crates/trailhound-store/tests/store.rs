@@ -768,3 +768,79 @@ fn principal_pivots_count_what_the_rows_hold_in_any_time_range() {
         }
     }
 }
+
+#[test]
+fn rows_of_events_sharing_an_identity_hold_each_events_own_values() {
+    // The decoder shares one identity among the records of the same `userIdentity` text; an
+    // append reads the identity's columns once per identity. Two identities interleaved,
+    // each record with its own agent, address and error, must come back as written.
+    let identity = |user: &str, key: &str| {
+        format!(
+            r#"{{"type":"IAMUser","principalId":"AIDA{user}","arn":"arn:aws:iam::111122223333:user/{user}","accountId":"111122223333","accessKeyId":"{key}","userName":"{user}"}}"#
+        )
+    };
+    let (alice, bob) = (
+        identity("alice", "AKIAALICE0000000000A"),
+        identity("bob", "AKIABOB00000000000B0"),
+    );
+    let records: Vec<String> = (0..8)
+        .map(|i| {
+            let who = if i % 2 == 0 { &alice } else { &bob };
+            let error = if i == 5 {
+                r#","errorCode":"AccessDenied""#
+            } else {
+                ""
+            };
+            format!(
+                r#"{{"eventVersion":"1.08","userIdentity":{who},"eventTime":"2026-01-15T10:00:0{i}Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.{i}","userAgent":"agent-{i}"{error},"eventID":"id-{i}","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}}"#
+            )
+        })
+        .collect();
+    let text = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+    let decoded = trailhound_ingest::decode_object(
+        &std::sync::Arc::from("inline"),
+        trailhound_ingest::ObjectClass::Log,
+        text.as_bytes(),
+        &trailhound_ingest::IngestOptions::default(),
+        &mut trailhound_ingest::Scratch::default(),
+    );
+    assert_eq!(decoded.events.len(), 8);
+    let (first, third) = (&decoded.events[0], &decoded.events[2]);
+    assert!(
+        std::ptr::eq(first.user_identity(), third.user_identity()),
+        "the decoder shares a repeated identity"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.append_events(&decoded.events).unwrap().stored, 8);
+    let q = store
+        .query(
+            "SELECT event_id, user_name, access_key_id, principal_arn, principal_key, session,
+                    source_ip, user_agent, error_code
+             FROM events ORDER BY event_id",
+        )
+        .unwrap();
+    let rows: Vec<String> = q
+        .rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.as_str().unwrap_or("-").to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let expected: Vec<String> = (0..8)
+        .map(|i| {
+            let (user, key) = if i % 2 == 0 {
+                ("alice", "AKIAALICE0000000000A")
+            } else {
+                ("bob", "AKIABOB00000000000B0")
+            };
+            let arn = format!("arn:aws:iam::111122223333:user/{user}");
+            let error = if i == 5 { "AccessDenied" } else { "-" };
+            format!("id-{i} {user} {key} {arn} {arn} AIDA{user} 198.51.100.{i} agent-{i} {error}")
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}

@@ -21,9 +21,32 @@ pub fn stable_hash_hex(parts: &[&str]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// A stable 64-bit hash of an event id (FNV-1a over its bytes, then mixed), which never
+/// changes across versions: the event store keys its duplicate check on it.
+#[must_use]
+pub fn event_id_hash(event_id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in event_id.as_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_id_hash_never_changes() {
+        // Stores key their duplicate check on this value: it must stay what it was.
+        assert_eq!(
+            event_id_hash("3038ebd2-c98a-4c65-9b6e-e22506292313"),
+            0xf549_477d_04e5_ec24
+        );
+        assert_ne!(event_id_hash("a"), event_id_hash("b"));
+    }
 
     #[test]
     fn separates_parts() {

@@ -33,7 +33,7 @@ pub use event::{
     Document, DocumentPool, Enrichment, Event, IdentityType, Origin, SessionIssuer, SourceAddress,
     TlsDetails, UserIdentity,
 };
-pub use hash::stable_hash_hex;
+pub use hash::{event_id_hash, stable_hash_hex};
 pub use time::Timestamp;
 
 /// Interned-ish small string used for hot fields: most CloudTrail values (event names,

@@ -612,14 +612,21 @@ fn upgrade_from_3(conn: &Connection) -> Result<()> {
 
 /// The stable 63-bit hash of an event id, the key of the idempotence check.
 pub(crate) fn event_uid(event_id: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in event_id.as_bytes() {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    uid_of_hash(trailhound_core::event_id_hash(event_id))
+}
+
+/// The `uid` of an [`trailhound_core::event_id_hash`]: its high 63 bits, so it is positive.
+fn uid_of_hash(hash: u64) -> i64 {
+    (hash >> 1) as i64
+}
+
+/// [`event_uid`] of [`event_id_of`]: the hash the decoder took when the event has an id.
+fn uid_of(event: &Event) -> i64 {
+    if event.event_id().is_empty() {
+        event_uid(&event_id_of(event))
+    } else {
+        uid_of_hash(event.event_id_hash())
     }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    (h >> 1) as i64
 }
 
 /// An event's id as stored: `eventID`, else a hash of the record's text.
@@ -1721,7 +1728,7 @@ fn prepare_row<'e>(
     Prepared {
         day: time.day_number(),
         time: time.as_millis(),
-        uid: event_uid(&event_id_of(event)),
+        uid: uid_of(event),
         name: event.event_name(),
         raw: event.raw(),
         ints: [

@@ -260,6 +260,8 @@ struct EventInner {
     error_message: Option<Text>,
     read_only: Option<bool>,
     event_id: Text,
+    /// [`crate::event_id_hash`] of `event_id`, taken while the record is in cache.
+    id_hash: u64,
     event_type: Option<SmallStr>,
     management_event: Option<bool>,
     /// A UUID, longer than a [`SmallStr`] holds inline.
@@ -498,6 +500,11 @@ impl Event {
     #[must_use]
     pub fn event_id(&self) -> &str {
         self.inner.event_id.get(&self.inner.raw)
+    }
+    /// [`crate::event_id_hash`] of [`Event::event_id`], without reading the record's text.
+    #[must_use]
+    pub fn event_id_hash(&self) -> u64 {
+        self.inner.id_hash
     }
     /// `eventType`, e.g. `AwsApiCall`, `AwsConsoleSignIn`, `AwsCloudTrailInsight`.
     #[must_use]
@@ -752,6 +759,7 @@ fn build_event(view: &mut RecordView<'_>, text: &str, origin: Origin, raw: Raw) 
             .event_id
             .as_deref()
             .map_or(Text::Owned(Box::default()), |v| Text::of(v, text)),
+        id_hash: crate::event_id_hash(view.event_id.as_deref().unwrap_or_default()),
         event_type: small(&view.event_type),
         management_event: view.management_event.map(|b| b.0),
         shared_event_id: view.shared_event_id.as_deref().map(|v| Text::of(v, text)),

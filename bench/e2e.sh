@@ -107,6 +107,9 @@ measure() { # name command...   (output to $work/name.out; OUT=/dev/null to disc
   local log="$work/$name.time"
   local out=${OUT:-$work/$name.out}
   local start end
+  # Each run starts with the page cache's dirty pages written (the store before is megabytes
+  # of them): their writeback otherwise lands, as system time, in whichever run comes next.
+  sync
   start=$(date +%s.%N)
   if [ -x /usr/bin/time ]; then
     /usr/bin/time -v -o "$log" "$@" >"$out"

@@ -1053,7 +1053,7 @@ impl Store {
         // candidate turns out to be stored already (a re-read), they are planned again from
         // the fresh events alone.
         let candidates: Vec<&str> = order.iter().map(|p| p.raw).collect();
-        let candidate_plans = plan_blocks(order.iter().map(|c| c.day));
+        let candidate_plans = plan_blocks(order.iter().map(|p| p.day));
         let level = options.zstd_level;
         let pool = &self.scratch;
         let jobs = BlockJobs::new(&candidates, &candidate_plans, level, pool);

@@ -423,10 +423,6 @@ fn progress_bar(files: u64) -> indicatif::ProgressBar {
     bar
 }
 
-/// Bytes of inflated JSON per event to pool for with `--store` (CloudTrail records are
-/// 1–2 KB; two batches held at once).
-const STORED_EVENT_BYTES: usize = 4 << 10;
-
 /// Runs `trailhound hunt`.
 ///
 /// # Errors
@@ -452,11 +448,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
         ingest.in_flight = ingest.threads * 16;
     }
     if args.store.is_some() {
-        // The store holds up to two batches of events, and their files' buffers, while it
-        // writes them, then frees a batch's at once: the decoding threads' pools keep them
-        // for the next files (in all about what two batches of typical records take).
-        ingest.pooled_bytes = (super::query::SINK_BATCH * STORED_EVENT_BYTES / ingest.threads)
-            .max(trailhound_ingest::DEFAULT_POOLED_BYTES);
+        ingest.pooled_bytes = super::query::StoreSink::decoder_pool_bytes(ingest.threads);
     }
     let stderr_tty = std::io::stderr().is_terminal();
     // The alert pipeline (docs/alerts.md): on with an active `[alerts]` section or --outbox.

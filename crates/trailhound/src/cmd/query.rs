@@ -291,7 +291,22 @@ impl StoreWriter {
     }
 }
 
+/// Bytes of inflated JSON per event that [`StoreSink::decoder_pool_bytes`] pools for
+/// (CloudTrail records are 1–2 KB; two batches are held at once).
+const HELD_BYTES_PER_EVENT: usize = 4 << 10;
+
 impl StoreSink {
+    /// The document pool each of `threads` decoding threads should keep while a sink takes
+    /// their events (`IngestOptions::pooled_bytes`): the sink holds up to two batches of
+    /// events, and their files' buffers, while it writes them, then frees a batch's at once;
+    /// the pools take those buffers back for the next files instead of the allocator
+    /// returning them to the kernel.
+    #[must_use]
+    pub fn decoder_pool_bytes(threads: usize) -> usize {
+        (SINK_BATCH * HELD_BYTES_PER_EVENT / threads.max(1))
+            .max(trailhound_ingest::DEFAULT_POOLED_BYTES)
+    }
+
     /// Opens (creating when missing) the store in `dir` with default options.
     ///
     /// # Errors
